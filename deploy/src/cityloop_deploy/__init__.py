@@ -1,0 +1,1 @@
+"""CityLoop local stack: Apache Kafka and PostgreSQL started from the project."""

@@ -1,0 +1,1 @@
+"""CityLoop casefile service — 案卷建立: acceptance, verification, registration, cancellation, voiding."""

@@ -1,0 +1,1 @@
+"""CityLoop dispatch service — 任务派遣: dispatch, approvals, the clock and supervision."""

@@ -1,0 +1,1 @@
+"""CityLoop evaluation service — 综合评价: indicators per the evaluation standard."""

@@ -1,0 +1,1 @@
+"""CityLoop sync service — district → city replication and the city-level projection."""

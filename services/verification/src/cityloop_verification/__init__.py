@@ -1,0 +1,1 @@
+"""CityLoop verification service — 核查结案: on-site check, closing, rework."""

@@ -1,0 +1,1 @@
+"""CityLoop shared library: the event contract and the plumbing every service uses."""
