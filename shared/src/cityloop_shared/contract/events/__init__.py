@@ -1,0 +1,1 @@
+"""One pydantic model per case event type, grouped by the stage that emits it."""

@@ -1,0 +1,118 @@
+"""Events of case building (案卷建立): acceptance, verification, registration and its ends."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field
+
+from cityloop_shared.contract.envelope import CaseEvent, Payload
+from cityloop_shared.contract.ids import CaseNumber
+from cityloop_shared.contract.sites import SiteCode
+from cityloop_shared.contract.topics import Stage
+from cityloop_shared.contract.values import (
+    Attachment,
+    CaseLevel,
+    Category,
+    GridCode,
+    Reason,
+    TimeLimit,
+    Urgency,
+)
+
+
+class CaseAcceptedPayload(Payload):
+    needs_verification: bool = Field(
+        description="Public reports are verified on site; supervisor and video reports are not"
+    )
+
+
+class CaseAccepted(CaseEvent):
+    """受理: the acceptance operator takes the report into the system."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
+    event_type: Literal["case.accepted"] = "case.accepted"
+    payload: CaseAcceptedPayload
+
+
+class VerificationRequestedPayload(Payload):
+    supervisor_id: str = Field(min_length=1, max_length=128)
+    due_at: AwareDatetime | None = None
+
+
+class VerificationRequested(CaseEvent):
+    """核实任务: the grid's supervisor is sent to confirm a public report on site."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
+    event_type: Literal["verification.requested"] = "verification.requested"
+    payload: VerificationRequestedPayload
+
+
+class VerificationReportedPayload(Payload):
+    confirmed: bool
+    remarks: str | None = Field(default=None, max_length=2000)
+    attachments: tuple[Attachment, ...] = ()
+
+
+class VerificationReported(CaseEvent):
+    """核实反馈: the supervisor says whether the problem is there."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
+    event_type: Literal["verification.reported"] = "verification.reported"
+    payload: VerificationReportedPayload
+
+
+class CaseRegisteredPayload(Payload):
+    case_number: CaseNumber
+    category: Category
+    grid_code: GridCode
+    level: CaseLevel
+    urgency: Urgency = Urgency.ORDINARY
+    time_limit: TimeLimit = Field(description="The disposal time limit (处置时限)")
+
+
+class CaseRegistered(CaseEvent):
+    """立案: the duty chief registers a component or event case."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
+    event_type: Literal["case.registered"] = "case.registered"
+    payload: CaseRegisteredPayload
+
+
+class ReasonPayload(Payload):
+    reason: Reason
+
+
+class CaseCancelled(CaseEvent):
+    """注销 / 不予立案: the report does not meet the registration conditions."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
+    event_type: Literal["case.cancelled"] = "case.cancelled"
+    payload: ReasonPayload
+
+
+class CaseVoidedPayload(Payload):
+    reason: Reason
+    requested_by: str = Field(min_length=1, max_length=128)
+    approved_by: str = Field(min_length=1, max_length=128, description="The duty chief")
+
+
+class CaseVoided(CaseEvent):
+    """作废: a registered case is voided with the duty chief's approval."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
+    event_type: Literal["case.voided"] = "case.voided"
+    payload: CaseVoidedPayload
+
+
+class CaseForwardedToCityPayload(Payload):
+    city_site: SiteCode
+    reason: Reason
+
+
+class CaseForwardedToCity(CaseEvent):
+    """转市级: the district duty chief judges the problem a city department's."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE, Stage.SYNC})
+    event_type: Literal["case.forwarded_to_city"] = "case.forwarded_to_city"
+    payload: CaseForwardedToCityPayload

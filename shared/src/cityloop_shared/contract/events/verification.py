@@ -1,0 +1,75 @@
+"""Events of checking and closing (核查结案), and the public's call-back."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field
+
+from cityloop_shared.contract.envelope import CaseEvent, Payload
+from cityloop_shared.contract.topics import Stage
+from cityloop_shared.contract.values import Attachment, Reason
+
+
+class CheckRequestedPayload(Payload):
+    supervisor_id: str = Field(min_length=1, max_length=128)
+    due_at: AwareDatetime | None = None
+
+
+class CheckRequested(CaseEvent):
+    """核查任务: the grid's supervisor is sent to check the result on site."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.VERIFICATION})
+    event_type: Literal["check.requested"] = "check.requested"
+    payload: CheckRequestedPayload
+
+
+class CheckResultPayload(Payload):
+    remarks: str | None = Field(default=None, max_length=2000)
+    attachments: tuple[Attachment, ...] = ()
+
+
+class CheckPassed(CaseEvent):
+    """核查通过: the result matches the department's report."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.VERIFICATION})
+    event_type: Literal["check.passed"] = "check.passed"
+    payload: CheckResultPayload
+
+
+class CheckFailedPayload(Payload):
+    reason: Reason
+    attachments: tuple[Attachment, ...] = ()
+
+
+class CheckFailed(CaseEvent):
+    """核查不通过: the problem is still there; the case goes back to dispatch."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.VERIFICATION})
+    event_type: Literal["check.failed"] = "check.failed"
+    payload: CheckFailedPayload
+
+
+class CaseClosedPayload(Payload):
+    remarks: str | None = Field(default=None, max_length=2000)
+
+
+class CaseClosed(CaseEvent):
+    """结案: the duty chief closes the case after a passed check."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.VERIFICATION})
+    event_type: Literal["case.closed"] = "case.closed"
+    payload: CaseClosedPayload
+
+
+class SatisfactionRecordedPayload(Payload):
+    score: int = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied")
+    remarks: str | None = Field(default=None, max_length=2000)
+
+
+class SatisfactionRecorded(CaseEvent):
+    """回访: the public reporter's satisfaction, for external evaluation."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.VERIFICATION})
+    event_type: Literal["satisfaction.recorded"] = "satisfaction.recorded"
+    payload: SatisfactionRecordedPayload

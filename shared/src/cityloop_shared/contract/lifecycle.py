@@ -1,0 +1,198 @@
+"""The case state machine: the one place that says which event may follow which.
+
+Every service refuses a command whose event this machine rejects, and every projection
+folds events through it, so no two parts of CityLoop can disagree on a case's status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class CaseStatus(StrEnum):
+    REPORTED = "reported"
+    """上报: in intake, not yet accepted."""
+    ACCEPTED = "accepted"
+    """受理."""
+    VERIFYING = "verifying"
+    """核实中: the grid's supervisor is confirming a public report."""
+    VERIFIED = "verified"
+    """核实完成: waiting for the duty chief to register or cancel."""
+    REGISTERED = "registered"
+    """立案."""
+    FORWARDED_TO_CITY = "forwarded_to_city"
+    """转市级: waiting for the city command centre."""
+    DISPATCHED = "dispatched"
+    """派遣: with a department, which has not accepted yet."""
+    RETURN_REQUESTED = "return_requested"
+    """回退申请 awaiting the dispatcher."""
+    AWAITING_REDISPATCH = "awaiting_redispatch"
+    """回退 approved: waiting for 改派."""
+    IN_DISPOSAL = "in_disposal"
+    """处置中: the department has accepted the task."""
+    EXTENSION_REQUESTED = "extension_requested"
+    """延期申请 awaiting the dispatcher."""
+    SUSPENSION_REQUESTED = "suspension_requested"
+    """挂账申请 awaiting the dispatcher."""
+    SUSPENDED = "suspended"
+    """挂账: the clock is stopped."""
+    DISPOSED = "disposed"
+    """处置完成: reported back to the command centre."""
+    FEEDBACK_FORWARDED = "feedback_forwarded"
+    """反馈: with the supervision centre, which sends a check."""
+    CHECKING = "checking"
+    """核查中."""
+    CHECK_PASSED = "check_passed"
+    """核查通过: waiting for the duty chief to close."""
+    REWORK = "rework"
+    """核查不通过: going back to the same department."""
+    CLOSED = "closed"
+    """结案."""
+    CANCELLED = "cancelled"
+    """注销."""
+    VOIDED = "voided"
+    """作废."""
+
+
+S = CaseStatus
+
+TERMINAL: frozenset[CaseStatus] = frozenset({S.CLOSED, S.CANCELLED, S.VOIDED})
+
+_REGISTERED_AND_OPEN: frozenset[CaseStatus] = frozenset(
+    {
+        S.REGISTERED,
+        S.FORWARDED_TO_CITY,
+        S.DISPATCHED,
+        S.RETURN_REQUESTED,
+        S.AWAITING_REDISPATCH,
+        S.IN_DISPOSAL,
+        S.EXTENSION_REQUESTED,
+        S.SUSPENSION_REQUESTED,
+        S.SUSPENDED,
+        S.DISPOSED,
+        S.FEEDBACK_FORWARDED,
+        S.CHECKING,
+        S.CHECK_PASSED,
+        S.REWORK,
+    }
+)
+"""Registered and not yet at an end: where voiding is possible."""
+
+_UNDER_SUPERVISION: frozenset[CaseStatus] = _REGISTERED_AND_OPEN - {
+    S.REGISTERED,
+    S.FORWARDED_TO_CITY,
+}
+"""Dispatched and not yet closed: the 督办 stage, where reminders and supervision apply."""
+
+_OPEN: frozenset[CaseStatus] = frozenset(CaseStatus) - TERMINAL
+
+
+class _Resume:
+    """Target of a refusal: back to the status the request was made from."""
+
+
+RESUME = _Resume()
+
+_MOVES: dict[str, dict[CaseStatus | None, CaseStatus | _Resume]] = {
+    "case.reported": {None: S.REPORTED},
+    "case.accepted": {S.REPORTED: S.ACCEPTED},
+    "verification.requested": {S.ACCEPTED: S.VERIFYING},
+    "verification.reported": {S.VERIFYING: S.VERIFIED},
+    "case.registered": {S.ACCEPTED: S.REGISTERED, S.VERIFIED: S.REGISTERED},
+    "case.cancelled": {s: S.CANCELLED for s in (S.REPORTED, S.ACCEPTED, S.VERIFIED)},
+    "case.voided": {s: S.VOIDED for s in _REGISTERED_AND_OPEN},
+    "case.forwarded_to_city": {S.REGISTERED: S.FORWARDED_TO_CITY},
+    "case.dispatched": {S.REGISTERED: S.DISPATCHED, S.FORWARDED_TO_CITY: S.DISPATCHED},
+    "return.requested": {S.DISPATCHED: S.RETURN_REQUESTED, S.IN_DISPOSAL: S.RETURN_REQUESTED},
+    "return.approved": {S.RETURN_REQUESTED: S.AWAITING_REDISPATCH},
+    "return.refused": {S.RETURN_REQUESTED: RESUME},
+    "case.redispatched": {S.AWAITING_REDISPATCH: S.DISPATCHED},
+    "disposal.accepted": {S.DISPATCHED: S.IN_DISPOSAL},
+    "extension.requested": {S.IN_DISPOSAL: S.EXTENSION_REQUESTED},
+    "extension.decided": {S.EXTENSION_REQUESTED: S.IN_DISPOSAL},
+    "suspension.requested": {S.IN_DISPOSAL: S.SUSPENSION_REQUESTED},
+    "suspension.approved": {S.SUSPENSION_REQUESTED: S.SUSPENDED},
+    "suspension.refused": {S.SUSPENSION_REQUESTED: S.IN_DISPOSAL},
+    "suspension.resumed": {S.SUSPENDED: S.IN_DISPOSAL},
+    "disposal.completed": {S.IN_DISPOSAL: S.DISPOSED},
+    "feedback.forwarded": {S.DISPOSED: S.FEEDBACK_FORWARDED},
+    "check.requested": {S.FEEDBACK_FORWARDED: S.CHECKING},
+    "check.passed": {S.CHECKING: S.CHECK_PASSED},
+    "check.failed": {S.CHECKING: S.REWORK},
+    "case.closed": {S.CHECK_PASSED: S.CLOSED},
+    "case.reopened_for_rework": {S.REWORK: S.DISPATCHED},
+}
+
+_OBSERVATIONS: dict[str, frozenset[CaseStatus]] = {
+    "time_limit.warning": _OPEN,
+    "time_limit.overdue": _OPEN,
+    "reminder.sent": _UNDER_SUPERVISION,
+    "supervision.issued": _UNDER_SUPERVISION,
+    "satisfaction.recorded": frozenset({S.CLOSED}),
+}
+"""Events that record something about a case without moving it."""
+
+EVENT_TYPES_IN_LIFECYCLE: frozenset[str] = frozenset(_MOVES) | frozenset(_OBSERVATIONS)
+
+MOVES = MappingProxyType(_MOVES)
+
+
+class IllegalTransition(Exception):
+    """An event the lifecycle forbids in the case's current status."""
+
+    def __init__(self, status: CaseStatus | None, event_type: str) -> None:
+        self.status = status
+        self.event_type = event_type
+        where = f"a case in status {status.value!r}" if status else "a case that does not exist"
+        super().__init__(f"{event_type} is not allowed for {where}")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseState:
+    """A case's position in the lifecycle.
+
+    ``resume_to`` remembers where a pending return request came from, so a refusal goes
+    back there: a return may be asked before or after the department accepted the task.
+    """
+
+    status: CaseStatus
+    resume_to: CaseStatus | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+def allowed(state: CaseState | None, event_type: str) -> bool:
+    try:
+        apply(state, event_type)
+    except IllegalTransition:
+        return False
+    return True
+
+
+def apply(state: CaseState | None, event_type: str) -> CaseState:
+    """The state after ``event_type``, or :class:`IllegalTransition`."""
+    status = state.status if state else None
+    observed_in = _OBSERVATIONS.get(event_type)
+    if observed_in is not None:
+        if state is None or status not in observed_in:
+            raise IllegalTransition(status, event_type)
+        return state
+    target = _MOVES.get(event_type, {}).get(status)
+    if target is None:
+        raise IllegalTransition(status, event_type)
+    if isinstance(target, _Resume):
+        if state is None or state.resume_to is None:
+            raise IllegalTransition(status, event_type)
+        return CaseState(state.resume_to)
+    return CaseState(target, resume_to=status if target is S.RETURN_REQUESTED else None)
+
+
+def fold(event_types: Iterable[str], state: CaseState | None = None) -> CaseState | None:
+    for event_type in event_types:
+        state = apply(state, event_type)
+    return state

@@ -1,0 +1,92 @@
+"""Every case event type by name: the single list parsers, schemas and folds read from."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Annotated, Union, get_args
+
+from pydantic import Field
+
+from .envelope import CaseEvent
+from .events.casefile import (
+    CaseAccepted,
+    CaseCancelled,
+    CaseForwardedToCity,
+    CaseRegistered,
+    CaseVoided,
+    VerificationReported,
+    VerificationRequested,
+)
+from .events.dispatch import (
+    CaseDispatched,
+    CaseRedispatched,
+    CaseReopenedForRework,
+    ExtensionDecided,
+    FeedbackForwarded,
+    ReminderSent,
+    ReturnApproved,
+    ReturnRefused,
+    SupervisionIssued,
+    SuspensionApproved,
+    SuspensionRefused,
+    SuspensionResumed,
+)
+from .events.disposal import (
+    DisposalAccepted,
+    DisposalCompleted,
+    ExtensionRequested,
+    ReturnRequested,
+    SuspensionRequested,
+)
+from .events.intake import CaseReported
+from .events.time_limits import TimeLimitOverdue, TimeLimitWarning
+from .events.verification import (
+    CaseClosed,
+    CheckFailed,
+    CheckPassed,
+    CheckRequested,
+    SatisfactionRecorded,
+)
+
+AnyCaseEvent = Annotated[
+    Union[  # noqa: UP007 - a discriminated union needs the Union form
+        CaseReported,
+        CaseAccepted,
+        VerificationRequested,
+        VerificationReported,
+        CaseRegistered,
+        CaseCancelled,
+        CaseVoided,
+        CaseForwardedToCity,
+        CaseDispatched,
+        CaseRedispatched,
+        ReturnRequested,
+        ReturnApproved,
+        ReturnRefused,
+        ExtensionRequested,
+        ExtensionDecided,
+        SuspensionRequested,
+        SuspensionApproved,
+        SuspensionRefused,
+        SuspensionResumed,
+        DisposalAccepted,
+        DisposalCompleted,
+        FeedbackForwarded,
+        CheckRequested,
+        CheckPassed,
+        CheckFailed,
+        CaseClosed,
+        CaseReopenedForRework,
+        TimeLimitWarning,
+        TimeLimitOverdue,
+        ReminderSent,
+        SupervisionIssued,
+        SatisfactionRecorded,
+    ],
+    Field(discriminator="event_type"),
+]
+
+EVENT_TYPES: MappingProxyType[str, type[CaseEvent]] = MappingProxyType(
+    {cls.model_fields["event_type"].default: cls for cls in get_args(get_args(AnyCaseEvent)[0])}
+)
+"""Event type name → model."""

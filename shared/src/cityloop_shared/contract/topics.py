@@ -1,0 +1,37 @@
+"""Topic names: each stage of a site owns exactly one event topic and one dead-letter topic."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    """The workflow stages, one service each."""
+
+    INTAKE = "intake"
+    """信息采集."""
+    CASEFILE = "casefile"
+    """案卷建立."""
+    DISPATCH = "dispatch"
+    """任务派遣."""
+    DISPOSAL = "disposal"
+    """任务处理 + 处理反馈."""
+    VERIFICATION = "verification"
+    """核查结案."""
+    EVALUATION = "evaluation"
+    """综合评价."""
+    SYNC = "sync"
+    """District → city replication and cross-site hand-offs."""
+
+
+CONTRACT_MAJOR_VERSION = 1
+
+
+def event_topic(site: str, stage: Stage) -> str:
+    """``cityloop.<site>.<stage>.v1``: the log of record, never compacted."""
+    return f"cityloop.{site}.{stage.value}.v{CONTRACT_MAJOR_VERSION}"
+
+
+def dead_letter_topic(site: str, stage: Stage) -> str:
+    """Where a stage sets aside records it cannot apply, with the reason."""
+    return f"cityloop.{site}.{stage.value}.dlq.v{CONTRACT_MAJOR_VERSION}"

@@ -1,0 +1,50 @@
+"""Typed configuration of every CityLoop process, read from ``CITYLOOP_*`` environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cityloop_shared.contract.sites import SiteCode
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    """One JSON object a line: for production and log shippers."""
+    CONSOLE = "console"
+    """Coloured key=value lines: for people at a terminal."""
+
+
+class KafkaSettings(BaseSettings):
+    """``CITYLOOP_KAFKA_BOOTSTRAP_SERVERS`` and friends."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYLOOP_KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    client_id: str = "cityloop"
+    request_timeout_ms: int = Field(default=40_000, gt=0)
+
+
+class DatabaseSettings(BaseSettings):
+    """``CITYLOOP_DATABASE_URL``: a SQLAlchemy URL (``postgresql+psycopg://…`` or ``sqlite…``)."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYLOOP_DATABASE_", extra="ignore")
+
+    url: str = "postgresql+psycopg://cityloop:cityloop@127.0.0.1:15432/cityloop"
+    schema_name: str | None = Field(
+        default=None, description="The service's own schema; defaults to the service name"
+    )
+
+
+class ServiceSettings(BaseSettings):
+    """What every service process needs to know about where it runs."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYLOOP_", extra="ignore")
+
+    site: SiteCode = "370212"
+    log_format: LogFormat = LogFormat.JSON
+    log_level: str = "INFO"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)

@@ -1,0 +1,106 @@
+"""Every event type round-trips through JSON and matches its published JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from cityloop_shared.contract import EVENT_TYPES, Stage, UndecodableEvent, decode, encode, redact
+from cityloop_shared.contract.codec import Upcasters
+from cityloop_shared.contract.events.intake import CaseReported
+from cityloop_shared.contract.schemas import event_schema, render, schema_file_name
+
+from .examples import PAYLOADS, example_event
+
+ALL_TYPES = sorted(EVENT_TYPES)
+SCHEMA_DIR = Path(__file__).parents[3] / "docs" / "schemas"
+
+
+def test_every_event_type_has_an_example_and_an_owner() -> None:
+    assert set(PAYLOADS) == set(EVENT_TYPES)
+    for model in EVENT_TYPES.values():
+        assert model.emitted_by, model
+        assert model.emitted_by <= set(Stage)
+
+
+@pytest.mark.parametrize("event_type", ALL_TYPES)
+def test_round_trips_through_json(event_type: str) -> None:
+    event = example_event(event_type)
+    decoded = decode(encode(event))
+    assert type(decoded) is EVENT_TYPES[event_type]
+    assert decoded == event
+    assert encode(decoded) == encode(event)
+
+
+@pytest.mark.parametrize("event_type", ALL_TYPES)
+def test_validates_against_its_json_schema(event_type: str) -> None:
+    schema = event_schema(event_type)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    instance = json.loads(encode(example_event(event_type)))
+    validator.validate(instance)
+    wrong_type = {**instance, "event_type": "case.nonsense"}
+    assert not validator.is_valid(wrong_type)
+    no_case = {k: v for k, v in instance.items() if k != "case_id"}
+    assert not validator.is_valid(no_case)
+
+
+@pytest.mark.parametrize("event_type", ALL_TYPES)
+def test_published_schema_is_current(event_type: str) -> None:
+    published = SCHEMA_DIR / schema_file_name(event_type)
+    assert published.read_text(encoding="utf-8") == render(event_type), (
+        "run: uv run python -m cityloop_shared.contract.schemas docs/schemas"
+    )
+
+
+def test_decode_names_what_is_wrong() -> None:
+    with pytest.raises(UndecodableEvent, match="not JSON"):
+        decode(b"{nope")
+    with pytest.raises(UndecodableEvent, match="unknown event_type"):
+        decode(b'{"event_type": "case.teleported"}')
+    raw = json.loads(encode(example_event("case.reported")))
+    raw["payload"]["location"]["grid_code"] = "123"
+    with pytest.raises(UndecodableEvent, match="grid_code"):
+        decode(json.dumps(raw))
+
+
+def test_occurred_at_must_carry_a_timezone() -> None:
+    raw = json.loads(encode(example_event("case.closed")))
+    raw["occurred_at"] = "2026-11-25T10:00:00"
+    with pytest.raises(UndecodableEvent, match="occurred_at"):
+        decode(json.dumps(raw))
+
+
+def test_upcasters_lift_an_old_version_before_validation() -> None:
+    upcasters = Upcasters(current_versions={"case.reported": 2})
+
+    @upcasters.register("case.reported", from_version=1)
+    def rename_text(raw: dict[str, object]) -> dict[str, object]:
+        payload = dict(raw["payload"])  # type: ignore[call-overload]
+        payload["description"] = payload.pop("text")
+        return {**raw, "payload": payload}
+
+    old = json.loads(encode(example_event("case.reported")))
+    old["payload"]["text"] = old["payload"].pop("description")
+    event = decode(json.dumps(old), upcasters)
+    assert isinstance(event, CaseReported)
+    assert event.payload.description == PAYLOADS["case.reported"]["description"]
+    assert event.schema_version == 2
+
+    with pytest.raises(UndecodableEvent, match="no upcaster"):
+        decode(json.dumps(old), Upcasters(current_versions={"case.reported": 2}))
+
+
+def test_redaction_removes_personal_data_only() -> None:
+    event = example_event("case.reported")
+    assert isinstance(event, CaseReported)
+    redacted = redact(event)
+    assert redacted.payload.reporter is None
+    assert redacted.payload.description == event.payload.description
+    assert "13800000000" not in encode(redacted).decode()
+    closed = example_event("case.closed")
+    assert redact(closed) is closed
