@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cityloop_shared.contract.sites import SiteCode
@@ -46,5 +46,12 @@ class ServiceSettings(BaseSettings):
     site: SiteCode = "370212"
     log_format: LogFormat = LogFormat.JSON
     log_level: str = "INFO"
+    auth_secret: SecretStr = Field(
+        default=SecretStr("cityloop-development-secret"),
+        description="Signs actor tokens; every site sets its own in production",
+    )
+    auth_token_max_age_seconds: int = Field(default=12 * 3600, gt=0)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, gt=0, lt=65536)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)

@@ -74,11 +74,17 @@ class CaseEvent(BaseModel):
         previous: ChainLink | None,
         correlation_id: UUID | None = None,
         cause: CaseEvent | None = None,
+        causation_id: UUID | None = None,
         occurred_at: datetime | None = None,
     ) -> Self:
-        """A new event; the correlation id is inherited from its cause when not given."""
-        if correlation_id is None:
-            correlation_id = cause.correlation_id if cause is not None else new_id()
+        """A new event caused by ``cause`` (or by the event ``causation_id`` names).
+
+        The correlation id is inherited from the cause when not given, so one report's
+        whole history shares it.
+        """
+        if cause is not None:
+            causation_id = cause.event_id
+            correlation_id = correlation_id or cause.correlation_id
         return cls(
             event_id=new_id(),
             event_type=cls.model_fields["event_type"].default,
@@ -86,8 +92,8 @@ class CaseEvent(BaseModel):
             site=site,
             occurred_at=occurred_at or datetime.now(UTC),
             actor=actor,
-            causation_id=cause.event_id if cause is not None else None,
-            correlation_id=correlation_id,
+            causation_id=causation_id,
+            correlation_id=correlation_id or new_id(),
             sequence=previous.sequence + 1 if previous else 1,
             previous_hash=previous.event_hash if previous else None,
             payload=payload,

@@ -1,0 +1,72 @@
+"""Authenticated actors: a signed bearer token names who acts, in which role, at which site."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
+
+_SALT = "cityloop-actor"
+
+
+class TokenSigner:
+    def __init__(self, secret: str, max_age_seconds: int) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt=_SALT)
+        self._max_age = max_age_seconds
+
+    def issue(self, actor: Actor) -> str:
+        return self._serializer.dumps(actor.model_dump(mode="json"))
+
+    def verify(self, token: str) -> Actor:
+        try:
+            data = self._serializer.loads(token, max_age=self._max_age)
+        except SignatureExpired as error:
+            raise _unauthorized("token expired") from error
+        except BadSignature as error:
+            raise _unauthorized("token signature is not valid") from error
+        return Actor.model_validate(data)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def current_actor(request: Request) -> Actor:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorized("a bearer token naming the actor is required")
+    signer: TokenSigner = request.app.state.token_signer
+    return signer.verify(token)
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def may_act_on(actor: Actor, case_site: str) -> bool:
+    """District people act on their district's cases; the city's people on the whole city."""
+    if actor.site == case_site:
+        return True
+    return site_level(actor.site) is SiteLevel.CITY and city_of(case_site) == actor.site
+
+
+def require_site(actor: Actor, case_site: str) -> None:
+    if not may_act_on(actor, case_site):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"actor of site {actor.site} may not act on a case of site {case_site}",
+        )
+
+
+def require_role(actor: Actor, *roles: Role) -> None:
+    if actor.role not in roles:
+        allowed = ", ".join(role.value for role in roles)
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"role {actor.role.value} may not do this; allowed: {allowed}",
+        )

@@ -1,0 +1,90 @@
+"""Running an HTTP command: once per idempotency key, in one transaction, refused cleanly.
+
+A supervisor's phone on a bad network resends; with the same ``Idempotency-Key`` the
+repeat changes nothing and gets the first answer back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import HTTPException, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import insert, select
+
+from cityloop_shared.contract.actors import Actor
+from cityloop_shared.contract.envelope import canonical_json
+from cityloop_shared.service.runtime import ServiceRuntime, retry_on_conflict
+from cityloop_shared.store.ledger import Ledger
+from cityloop_shared.store.tables import idempotency_keys
+
+Decision = Callable[[Ledger], Awaitable[Any]]
+"""Decides a command inside the transaction; returns the JSON-able answer."""
+
+
+async def run_command(
+    runtime: ServiceRuntime,
+    actor: Actor,
+    idempotency_key: str | None,
+    request: Any,
+    decide: Decision,
+    *,
+    status_code: int = status.HTTP_200_OK,
+) -> JSONResponse:
+    fingerprint = hashlib.sha256(canonical_json(jsonable_encoder(request))).hexdigest()
+
+    async def attempt() -> JSONResponse:
+        async with runtime.transaction() as ledger:
+            if idempotency_key is not None:
+                first = await _first_answer(ledger, actor, idempotency_key, fingerprint)
+                if first is not None:
+                    return first
+            answer = jsonable_encoder(await decide(ledger))
+            if idempotency_key is not None:
+                await ledger.conn.execute(
+                    insert(idempotency_keys).values(
+                        actor_id=actor.id,
+                        key=idempotency_key,
+                        fingerprint=fingerprint,
+                        status_code=status_code,
+                        response=answer,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        return JSONResponse(answer, status_code=status_code)
+
+    return await retry_on_conflict(attempt)
+
+
+async def _first_answer(
+    ledger: Ledger, actor: Actor, key: str, fingerprint: str
+) -> JSONResponse | None:
+    row = (
+        (
+            await ledger.conn.execute(
+                select(idempotency_keys).where(
+                    idempotency_keys.c.actor_id == actor.id, idempotency_keys.c.key == key
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    if row["fingerprint"] != fingerprint:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[
+                {
+                    "loc": ["header", "Idempotency-Key"],
+                    "msg": "this key was used for a different request",
+                    "type": "idempotency_key_reused",
+                }
+            ],
+        )
+    return JSONResponse(row["response"], status_code=row["status_code"])

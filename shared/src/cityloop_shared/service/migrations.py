@@ -1,0 +1,47 @@
+"""Each service's schema is migrated by Alembic from the service's own ``migrations/`` folder.
+
+A service's ``migrations/env.py`` is one call to :func:`run_env`; its first revision creates
+the shared tables (:mod:`cityloop_shared.store.tables`) and its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import Connection, create_engine, text
+
+from cityloop_shared.settings import DatabaseSettings
+
+
+def upgrade(settings: DatabaseSettings, schema: str, migrations: Path) -> None:
+    """Bring ``schema`` to the newest revision; safe to run at every start."""
+    engine = create_engine(settings.url)
+    is_sqlite = engine.dialect.name == "sqlite"
+    try:
+        with engine.begin() as conn:
+            if not is_sqlite:
+                # Replicas starting together must not migrate at the same time.
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            config = Config()
+            config.set_main_option("script_location", str(migrations))
+            config.attributes["connection"] = conn
+            config.attributes["schema"] = None if is_sqlite else schema
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()
+
+
+def run_env() -> None:
+    """The body of every service's ``migrations/env.py``."""
+    connection: Connection = context.config.attributes["connection"]
+    schema: str | None = context.config.attributes["schema"]
+    context.configure(
+        connection=connection.execution_options(schema_translate_map={None: schema}),
+        version_table_schema=schema,
+        transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,81 @@
+"""Case queries every service answers from its projection: detail with timeline, and lists."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from sqlalchemy import func, select
+
+from cityloop_shared.contract.lifecycle import CaseStatus
+from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
+from cityloop_shared.contract.values import GridCode
+from cityloop_shared.service.auth import CurrentActor, require_site
+from cityloop_shared.service.runtime import ServiceRuntime
+from cityloop_shared.store.tables import cases, timeline
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+@router.get("/{case_id}")
+async def case_detail(case_id: UUID, actor: CurrentActor, request: Request) -> dict[str, Any]:
+    """The case as this service sees it, with its full timeline: who, what, when, why."""
+    async with _runtime(request).engine.connect() as conn:
+        row = (
+            (await conn.execute(select(cases).where(cases.c.case_id == case_id))).mappings().first()
+        )
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no case {case_id}")
+        require_site(actor, row["site"])
+        entries = (
+            await conn.execute(
+                select(timeline)
+                .where(timeline.c.case_id == case_id)
+                .order_by(timeline.c.occurred_at, timeline.c.event_id)
+            )
+        ).mappings()
+        return {**row, "timeline": [dict(entry) for entry in entries]}
+
+
+@router.get("")
+async def case_list(
+    actor: CurrentActor,
+    request: Request,
+    status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
+    grid_code: GridCode | None = None,
+    category_code: Annotated[str | None, Query(pattern=r"^\d{4,5}$")] = None,
+    department_id: str | None = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Cases of the actor's site (a city actor sees the whole city), newest first."""
+    query = select(cases)
+    if site_level(actor.site) is SiteLevel.CITY:
+        query = query.where(cases.c.site.like(f"{city_of(actor.site)[:4]}%"))
+    else:
+        query = query.where(cases.c.site == actor.site)
+    filters = {
+        "status": status_.value if status_ else None,
+        "grid_code": grid_code,
+        "category_code": category_code,
+        "department_id": department_id,
+        "overdue": overdue,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(cases.c[column] == value)
+    async with _runtime(request).engine.connect() as conn:
+        total = await conn.scalar(select(func.count()).select_from(query.subquery()))
+        rows = (
+            await conn.execute(
+                query.order_by(cases.c.reported_at.desc()).limit(limit).offset(offset)
+            )
+        ).mappings()
+        return {"total": total, "cases": [dict(row) for row in rows]}

@@ -1,0 +1,1 @@
+"""Each service's own database: journal (outbox), inbox, case projection, idempotency keys."""

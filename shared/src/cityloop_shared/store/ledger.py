@@ -1,0 +1,217 @@
+"""One service's view of its cases inside one database transaction.
+
+Everything a service decides goes through a :class:`Ledger`: incoming events are checked
+against the inbox and the lifecycle and folded into the case projection; emitted events
+are chained, journaled for the relay and folded the same way. Because all of it happens
+in the caller's transaction, a crash at any moment leaves either all of it or none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+from uuid import UUID
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cityloop_shared.contract.actors import Actor
+from cityloop_shared.contract.codec import decode, encode
+from cityloop_shared.contract.envelope import CaseEvent, ChainLink, Payload, event_hash
+from cityloop_shared.contract.lifecycle import CaseState, CaseStatus, IllegalTransition, apply
+from cityloop_shared.store.projection import case_columns, timeline_row
+from cityloop_shared.store.tables import cases, inbox, journal, parked, timeline
+
+E = TypeVar("E", bound=CaseEvent)
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    """Already applied: a redelivery, or the service's own event read back."""
+    PARKED = "parked"
+    """Arrived before its cause; applied when the cause is."""
+    ILLEGAL = "illegal"
+    """The lifecycle forbids it even with its cause applied: a dead letter."""
+
+
+@dataclass(slots=True)
+class Received:
+    outcome: Outcome
+    applied: list[CaseEvent] = field(default_factory=list)
+    """The event and any parked events its application released, in order."""
+    dead: list[tuple[CaseEvent, IllegalTransition]] = field(default_factory=list)
+    """This event, or released parked events, that the lifecycle refuses: dead letters."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    case_id: UUID
+    site: str
+    state: CaseState
+    last_event_id: UUID
+    correlation_id: UUID
+    values: dict[str, Any]
+    """Every column of the ``cases`` row."""
+
+
+class Ledger:
+    def __init__(self, conn: AsyncConnection, topic: str) -> None:
+        self.conn = conn
+        self.topic = topic
+        self.emitted: list[CaseEvent] = []
+
+    async def is_processed(self, event_id: UUID) -> bool:
+        found = await self.conn.scalar(select(inbox.c.event_id).where(inbox.c.event_id == event_id))
+        return found is not None
+
+    async def case(self, case_id: UUID, *, for_update: bool = False) -> CaseRow | None:
+        query = select(cases).where(cases.c.case_id == case_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).mappings().first()
+        if row is None:
+            return None
+        return CaseRow(
+            case_id=row["case_id"],
+            site=row["site"],
+            state=CaseState(
+                CaseStatus(row["status"]),
+                CaseStatus(row["resume_to"]) if row["resume_to"] else None,
+            ),
+            last_event_id=row["last_event_id"],
+            correlation_id=row["correlation_id"],
+            values=dict(row),
+        )
+
+    async def receive(self, event: CaseEvent, source: str) -> Received:
+        """Apply an event read from a topic, at most once and only in a legal order."""
+        if await self.is_processed(event.event_id):
+            return Received(Outcome.DUPLICATE)
+        row = await self.case(event.case_id, for_update=True)
+        try:
+            await self._apply(event, row, source)
+        except IllegalTransition as error:
+            cause = event.causation_id
+            if cause is not None and not await self.is_processed(cause):
+                await self._park(event, cause, source)
+                return Received(Outcome.PARKED)
+            return Received(Outcome.ILLEGAL, dead=[(event, error)])
+        received = Received(Outcome.APPLIED, [event])
+        await self._release_parked(event.event_id, received)
+        return received
+
+    async def emit(
+        self,
+        model: type[E],
+        *,
+        case_id: UUID,
+        site: str,
+        actor: Actor,
+        payload: Payload,
+        cause: CaseEvent | None = None,
+    ) -> E:
+        """Decide a new event: refused with :class:`IllegalTransition`, or journaled and applied.
+
+        Without an explicit cause, the case's last applied event is the cause: that is the
+        event the actor saw when deciding.
+        """
+        row = await self.case(case_id, for_update=True)
+        event = model.create(
+            case_id=case_id,
+            site=site,
+            actor=actor,
+            payload=payload,
+            previous=await self._last_link(case_id),
+            cause=cause,
+            causation_id=row.last_event_id if row and cause is None else None,
+            correlation_id=row.correlation_id if row and cause is None else None,
+        )
+        await self._apply(event, row, "journal")
+        await self.conn.execute(
+            insert(journal).values(
+                event_id=event.event_id,
+                case_id=event.case_id,
+                sequence=event.sequence,
+                event_type=event.event_type,
+                event_hash=event_hash(event),
+                topic=self.topic,
+                body=encode(event).decode(),
+                occurred_at=event.occurred_at,
+            )
+        )
+        self.emitted.append(event)
+        return event
+
+    async def _last_link(self, case_id: UUID) -> ChainLink | None:
+        row = (
+            await self.conn.execute(
+                select(journal.c.sequence, journal.c.event_hash)
+                .where(journal.c.case_id == case_id)
+                .order_by(journal.c.sequence.desc())
+                .limit(1)
+            )
+        ).first()
+        return ChainLink(row.sequence, row.event_hash) if row else None
+
+    async def _apply(self, event: CaseEvent, row: CaseRow | None, source: str) -> None:
+        state = apply(row.state if row else None, event.event_type)
+        now = datetime.now(UTC)
+        values = {
+            "status": state.status.value,
+            "resume_to": state.resume_to.value if state.resume_to else None,
+            "last_event_id": event.event_id,
+            "updated_at": now,
+            **case_columns(event),
+        }
+        if row is None:
+            await self.conn.execute(
+                insert(cases).values(
+                    case_id=event.case_id,
+                    site=event.site,
+                    correlation_id=event.correlation_id,
+                    **{"reported_at": event.occurred_at, **values},
+                )
+            )
+        else:
+            await self.conn.execute(
+                update(cases).where(cases.c.case_id == event.case_id).values(**values)
+            )
+        await self.conn.execute(insert(timeline).values(**timeline_row(event)))
+        await self.conn.execute(
+            insert(inbox).values(
+                event_id=event.event_id,
+                case_id=event.case_id,
+                event_type=event.event_type,
+                source=source,
+                processed_at=now,
+            )
+        )
+
+    async def _park(self, event: CaseEvent, cause: UUID, source: str) -> None:
+        await self.conn.execute(
+            insert(parked).values(
+                event_id=event.event_id,
+                awaiting_event_id=cause,
+                source=source,
+                body=encode(event).decode(),
+                parked_at=datetime.now(UTC),
+            )
+        )
+
+    async def _release_parked(self, cause: UUID, into: Received) -> None:
+        waiting = (
+            (await self.conn.execute(select(parked).where(parked.c.awaiting_event_id == cause)))
+            .mappings()
+            .all()
+        )
+        for row in waiting:
+            await self.conn.execute(delete(parked).where(parked.c.event_id == row["event_id"]))
+            released = await self.receive(decode(row["body"]), row["source"])
+            into.applied.extend(released.applied)
+            into.dead.extend(released.dead)
+
+    async def parked_count(self) -> int:
+        return int(await self.conn.scalar(select(func.count()).select_from(parked)) or 0)

@@ -1,0 +1,104 @@
+"""The outbox relay: publishes journaled events to Kafka in journal order, then stamps them.
+
+A crash between publishing and stamping publishes those events again on restart; readers
+drop them by event id (their inbox). Nothing journaled is ever left unpublished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cityloop_shared.logging import get_logger
+from cityloop_shared.messaging import headers
+from cityloop_shared.store.tables import journal
+
+log = get_logger("cityloop.relay")
+
+
+class OutboxRelay:
+    """Runs as one task per service process.
+
+    One relay per service schema at a time keeps a case's events in order on its topic;
+    deployments run one replica of the relay (the HTTP and consumer side may scale out).
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        *,
+        batch_size: int = 500,
+        idle_seconds: float = 0.5,
+    ) -> None:
+        self._engine = engine
+        self._producer = producer
+        self._batch_size = batch_size
+        self._idle_seconds = idle_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Called after a transaction that journaled events commits, to publish them now."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                published = await self.publish_pending()
+            except Exception:
+                log.exception("relay.publish_failed")
+                published = 0
+            if published < self._batch_size:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished events; the number published."""
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        journal.c.position,
+                        journal.c.event_id,
+                        journal.c.case_id,
+                        journal.c.event_type,
+                        journal.c.topic,
+                        journal.c.body,
+                    )
+                    .where(journal.c.published_at.is_(None))
+                    .order_by(journal.c.position)
+                    .limit(self._batch_size)
+                )
+            ).all()
+        if not rows:
+            return 0
+        # Sends are queued in journal order; the idempotent producer keeps that order per
+        # partition and never duplicates a record it retries.
+        deliveries = [
+            await self._producer.send(
+                row.topic,
+                row.body.encode(),
+                key=str(row.case_id).encode(),
+                headers=[
+                    (headers.EVENT_TYPE, row.event_type.encode()),
+                    (headers.EVENT_ID, str(row.event_id).encode()),
+                    (headers.CASE_ID, str(row.case_id).encode()),
+                ],
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*deliveries)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(journal)
+                .where(journal.c.position.in_([row.position for row in rows]))
+                .values(published_at=datetime.now(UTC))
+            )
+        log.debug("relay.published", count=len(rows))
+        return len(rows)
