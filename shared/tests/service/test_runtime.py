@@ -1,0 +1,165 @@
+"""The service kit on real Kafka and PostgreSQL: outbox relay, inbox, parking, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import func, select
+
+from cityloop_shared.contract import CaseEvent, Stage, encode, event_topic, new_id
+from cityloop_shared.contract.events.casefile import CaseAccepted, CaseAcceptedPayload
+from cityloop_shared.messaging import headers
+from cityloop_shared.service.consumer import subscribe
+from cityloop_shared.service.runtime import ServiceRuntime
+from cityloop_shared.store.ledger import Ledger
+from cityloop_shared.store.tables import cases, inbox, journal, parked
+
+from ..contract.examples import ACTOR, example_event
+
+T = TypeVar("T")
+
+
+async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool]) -> T:
+    for _ in range(300):
+        value = await probe()
+        if ok(value):
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never reached: last value {value!r}")
+
+
+async def scalar(runtime: ServiceRuntime, query: Any) -> Any:
+    async with runtime.engine.connect() as conn:
+        return await conn.scalar(query)
+
+
+async def publish_raw(bootstrap: str, topic: str, value: bytes, key: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    try:
+        records: list[Any] = []
+        async with asyncio.timeout(20):
+            while len(records) < count:
+                batch = await consumer.getmany(timeout_ms=200)
+                for partition_records in batch.values():
+                    records.extend(partition_records)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def test_emitted_events_are_relayed_and_read_back_as_duplicates(
+    runtime: ServiceRuntime, kafka_bootstrap: str
+) -> None:
+    reacted: list[str] = []
+
+    async def react(_: Ledger, event: CaseEvent) -> None:
+        reacted.append(event.event_type)
+
+    subscribe(runtime, react)
+    reported = example_event("case.reported")
+    async with runtime.running():
+        # Another stage reported the case: it arrives over Kafka and is applied.
+        await publish_raw(
+            kafka_bootstrap,
+            event_topic(runtime.site, Stage.INTAKE),
+            encode(reported.model_copy(update={"site": runtime.site})),
+            str(reported.case_id).encode(),
+        )
+        await eventually(lambda: scalar(runtime, select(func.count()).select_from(cases)), bool)
+        async with runtime.transaction() as ledger:
+            accepted = await ledger.emit(
+                CaseAccepted,
+                case_id=reported.case_id,
+                site=runtime.site,
+                actor=ACTOR,
+                payload=CaseAcceptedPayload(needs_verification=False),
+            )
+        await eventually(
+            lambda: scalar(runtime, select(func.count()).where(journal.c.published_at.is_(None))),
+            lambda pending: pending == 0,
+        )
+        await asyncio.sleep(1)  # the consumer reads its own event back meanwhile
+
+    assert reacted == ["case.reported"]
+    assert accepted.causation_id == reported.event_id
+    assert accepted.correlation_id == reported.correlation_id
+    records = await read_all(kafka_bootstrap, runtime.topic, 1)
+    assert records[0].key == str(reported.case_id).encode()
+    assert dict(records[0].headers)[headers.EVENT_ID] == str(accepted.event_id).encode()
+    assert await scalar(runtime, select(func.count()).select_from(inbox)) == 2
+    status = await scalar(runtime, select(cases.c.status))
+    assert status == "accepted"
+
+
+async def test_an_event_ahead_of_its_cause_waits_for_it(
+    runtime: ServiceRuntime, kafka_bootstrap: str
+) -> None:
+    async def react(_: Ledger, event: CaseEvent) -> None:
+        return None
+
+    subscribe(runtime, react)
+    reported = example_event("case.reported").model_copy(update={"site": "370212"})
+    accepted = example_event("case.accepted", reported.case_id, reported.link()).model_copy(
+        update={"causation_id": reported.event_id}
+    )
+    key = str(reported.case_id).encode()
+    async with runtime.running():
+        await publish_raw(
+            kafka_bootstrap, event_topic(runtime.site, Stage.CASEFILE), encode(accepted), key
+        )
+        await eventually(lambda: scalar(runtime, select(func.count()).select_from(parked)), bool)
+        await publish_raw(
+            kafka_bootstrap, event_topic(runtime.site, Stage.INTAKE), encode(reported), key
+        )
+        await eventually(
+            lambda: scalar(runtime, select(cases.c.status)), lambda status: status == "accepted"
+        )
+    assert await scalar(runtime, select(func.count()).select_from(parked)) == 0
+
+
+async def test_poison_and_impossible_events_go_to_the_dead_letter_topic(
+    runtime: ServiceRuntime, kafka_bootstrap: str
+) -> None:
+    async def react(_: Ledger, event: CaseEvent) -> None:
+        return None
+
+    subscribe(runtime, react)
+    intake = event_topic(runtime.site, Stage.INTAKE)
+    closed_out_of_nowhere = example_event("case.closed")
+    async with runtime.running():
+        await publish_raw(kafka_bootstrap, intake, b"{not json", b"k")
+        await publish_raw(
+            kafka_bootstrap,
+            intake,
+            encode(closed_out_of_nowhere),
+            str(closed_out_of_nowhere.case_id).encode(),
+        )
+        # The partition moves on: a good event after the poison is applied.
+        reported = example_event("case.reported")
+        await publish_raw(kafka_bootstrap, intake, encode(reported), b"k")
+        await eventually(lambda: scalar(runtime, select(func.count()).select_from(cases)), bool)
+
+    letters = await read_all(kafka_bootstrap, runtime.dead_letter_topic, 2)
+    reasons = sorted(dict(r.headers)[headers.DEAD_LETTER_REASON].decode() for r in letters)
+    assert reasons[0].startswith("illegal transition: case.closed is not allowed")
+    assert reasons[1].startswith("not JSON")
+    assert {dict(r.headers)[headers.DEAD_LETTER_SOURCE].decode().split("/")[0] for r in letters} == {
+        intake
+    }
+    assert {r.value for r in letters} == {b"{not json", encode(closed_out_of_nowhere)}
+    assert new_id() != closed_out_of_nowhere.case_id
