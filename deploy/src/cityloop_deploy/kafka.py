@@ -1,0 +1,292 @@
+"""A single-node Apache Kafka in KRaft mode, run with Java from the Maven Central jars."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+from cityloop_deploy import process, tools
+from cityloop_deploy.paths import KafkaPaths, StackPaths
+from cityloop_deploy.probe import BrokerNotReadyError, ClusterProbe, run_sync, wait_for_broker
+from cityloop_deploy.service import ServiceStatus, StackError
+from cityloop_deploy.settings import StackSettings
+
+log = logging.getLogger(__name__)
+
+MAIN_CLASS = "kafka.Kafka"
+STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
+
+# Fixed, so the data directory never disagrees with the id it was formatted with. It is the
+# URL-safe base64 of 16 bytes, the form Kafka requires.
+CLUSTER_ID = "Q2l0eUxvb3AtbG9jYWwwMQ"
+NODE_ID = 1
+
+HEAP_OPTIONS = ("-Xms256m", "-Xmx768m")
+# The flags of Kafka's own kafka-run-class.sh.
+GC_OPTIONS = (
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:MaxInlineLevel=15",
+    "-Djava.awt.headless=true",
+)
+
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 45.0
+
+_POM_STAMP = ".pom.sha256"
+_CLIENTS_JAR = re.compile(r"^kafka-clients-(?P<version>\d[\w.\-]*)\.jar$")
+
+
+def render_server_properties(settings: StackSettings, kafka: KafkaPaths) -> str:
+    host = settings.host
+    data_dir = str(kafka.data).replace("\\", "\\\\")
+    entries = {
+        "process.roles": "broker,controller",
+        "node.id": str(NODE_ID),
+        # A static quorum of one voter: plain `format`, no --standalone.
+        "controller.quorum.voters": f"{NODE_ID}@{host}:{settings.kafka_controller_port}",
+        "listeners": (
+            f"PLAINTEXT://{host}:{settings.kafka_port},"
+            f"CONTROLLER://{host}:{settings.kafka_controller_port}"
+        ),
+        "advertised.listeners": f"PLAINTEXT://{host}:{settings.kafka_port}",
+        # Never the controller listener: transactional markers would fail.
+        "inter.broker.listener.name": "PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": data_dir,
+        "num.partitions": "1",
+        # Every topic has an owner that creates it with its partitions and retention; a typo
+        # in a topic name must fail instead of creating a stray topic.
+        "auto.create.topics.enable": "false",
+        # One broker: every internal topic can have only one replica.
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        # Consumer groups of tests start at once instead of waiting 3 s for more members.
+        "group.initial.rebalance.delay.ms": "0",
+    }
+    header = "# Written by cityloop-stack on every start; edit deploy/src/cityloop_deploy/kafka.py"
+    return "\n".join([header, *(f"{key}={value}" for key, value in entries.items())]) + "\n"
+
+
+def _pom_digest(pom: Path) -> str:
+    return hashlib.sha256(pom.read_bytes()).hexdigest()
+
+
+def jars_present(paths: StackPaths) -> bool:
+    stamp = paths.kafka.libs / _POM_STAMP
+    return stamp.is_file() and stamp.read_text().strip() == _pom_digest(paths.pom)
+
+
+def ensure_jars(paths: StackPaths) -> None:
+    """Copy the broker's jars out of Maven once; again only when the pom changes."""
+    if jars_present(paths):
+        return
+    mvn = tools.maven()
+    libs = paths.kafka.libs
+    if libs.exists():
+        shutil.rmtree(libs)
+    log.info("fetching the Kafka jars with Maven into %s", libs)
+    result = subprocess.run(
+        [
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(paths.pom),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={libs}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(
+            f"Maven could not fetch the Kafka jars (exit {result.returncode}):\n"
+            f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
+    (libs / _POM_STAMP).write_text(_pom_digest(paths.pom) + "\n")
+
+
+def _read_version_resource(jar: Path) -> str | None:
+    # kafka-clients carries the version Kafka itself reports (AppInfoParser reads it).
+    try:
+        with zipfile.ZipFile(jar) as archive:
+            text = archive.read("kafka/kafka-version.properties").decode()
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "version":
+            return value.strip()
+    return None
+
+
+def kafka_version(libs: Path) -> str | None:
+    """The Kafka version of the jars the launcher runs, None before they are fetched."""
+    if not libs.is_dir():
+        return None
+    for jar in sorted(libs.iterdir()):
+        match = _CLIENTS_JAR.match(jar.name)
+        if match:
+            return _read_version_resource(jar) or match.group("version")
+    return None
+
+
+def _java_command(paths: StackPaths, main_class: str, *args: str) -> list[str]:
+    kafka = paths.kafka
+    return [
+        tools.java(),
+        *HEAP_OPTIONS,
+        *GC_OPTIONS,
+        f"-Dlog4j2.configurationFile={paths.log4j2_config}",
+        f"-Dkafka.logs.dir={kafka.logs}",
+        # The JVM expands the wildcard itself; no shell is involved.
+        "-cp",
+        str(kafka.libs / "*"),
+        main_class,
+        *args,
+    ]
+
+
+def is_formatted(kafka: KafkaPaths) -> bool:
+    return (kafka.data / "meta.properties").is_file()
+
+
+def format_storage(paths: StackPaths) -> None:
+    """Format with the very jars that will run the broker: storage from a newer storage tool
+    is unreadable by an older broker."""
+    kafka = paths.kafka
+    if is_formatted(kafka):
+        return
+    command = _java_command(
+        paths,
+        STORAGE_TOOL_CLASS,
+        "format",
+        "--cluster-id",
+        CLUSTER_ID,
+        "--config",
+        str(kafka.server_properties),
+        "--ignore-formatted",
+    )
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise StackError(
+            f"formatting the Kafka storage in {kafka.data} failed:\n"
+            f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
+
+
+def _marker(kafka: KafkaPaths) -> str:
+    # The properties path is unique to one stack directory, so two checkouts never take
+    # each other's broker for their own.
+    return str(kafka.server_properties)
+
+
+def running_pid(kafka: KafkaPaths) -> int | None:
+    return process.running_pid(kafka.pid_file, _marker(kafka))
+
+
+def _log_tail(kafka: KafkaPaths, lines: int = 40) -> str:
+    chunks = []
+    for log_file in (kafka.console_log, kafka.logs / "server.log"):
+        if log_file.is_file():
+            tail = log_file.read_text(errors="replace").splitlines()[-lines:]
+            chunks.append(f"--- {log_file} ---\n" + "\n".join(tail))
+    return "\n".join(chunks)
+
+
+def start(settings: StackSettings, paths: StackPaths) -> ClusterProbe:
+    """Start the broker unless ours already runs, and return once it answers metadata."""
+    kafka = paths.kafka
+    pid = running_pid(kafka)
+    if pid is not None:
+        # Our broker, but started for other ports: probing the asked-for port could reach
+        # somebody else's broker and take it for ours.
+        if kafka.server_properties.read_text() != render_server_properties(settings, kafka):
+            raise StackError(
+                f"this stack's Kafka (pid {pid}) runs with other settings than asked for "
+                "(ports?): stop it with `cityloop-stack down` first"
+            )
+        return run_sync(lambda: wait_for_broker(settings.kafka_bootstrap, READY_TIMEOUT_S))
+    for port in (settings.kafka_port, settings.kafka_controller_port):
+        if process.port_in_use(settings.host, port):
+            raise StackError(
+                f"port {port} on {settings.host} is taken by a process that is not this "
+                "stack's Kafka: stop it or choose other ports (CITYLOOP_STACK_KAFKA_PORT, "
+                "CITYLOOP_STACK_KAFKA_CONTROLLER_PORT)"
+            )
+    tools.java()
+    ensure_jars(paths)
+    for directory in (kafka.data, kafka.logs):
+        directory.mkdir(parents=True, exist_ok=True)
+    kafka.server_properties.write_text(render_server_properties(settings, kafka))
+    format_storage(paths)
+
+    command = _java_command(paths, MAIN_CLASS, str(kafka.server_properties))
+    began = time.monotonic()
+    pid = process.spawn_detached(command, kafka.console_log, dict(os.environ))
+    kafka.pid_file.write_text(f"{pid}\n")
+    launched = pid
+
+    def still_starting() -> bool:
+        return process.pid_alive(launched)
+
+    try:
+        probe = run_sync(
+            lambda: wait_for_broker(settings.kafka_bootstrap, READY_TIMEOUT_S, still_starting)
+        )
+    except BrokerNotReadyError as error:
+        process.terminate(launched, STOP_TIMEOUT_S)
+        kafka.pid_file.unlink(missing_ok=True)
+        raise StackError(f"{error}\n{_log_tail(kafka)}") from None
+    log.info("Kafka answered metadata %.1f s after launch", time.monotonic() - began)
+    return probe
+
+
+def stop(paths: StackPaths) -> bool:
+    """Controlled shutdown; True when a broker was running."""
+    kafka = paths.kafka
+    pid = running_pid(kafka)
+    if pid is None:
+        return False
+    if not process.terminate(pid, STOP_TIMEOUT_S):
+        log.warning("Kafka ignored SIGTERM for %.0f s and was killed", STOP_TIMEOUT_S)
+    kafka.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def status(settings: StackSettings, paths: StackPaths) -> ServiceStatus:
+    kafka = paths.kafka
+    pid = running_pid(kafka)
+    version = kafka_version(kafka.libs)
+    detail = ""
+    if pid is not None:
+        try:
+            detail = run_sync(lambda: wait_for_broker(settings.kafka_bootstrap, 5.0)).summary()
+        except BrokerNotReadyError as error:
+            detail = f"not answering: {error}"
+    return ServiceStatus(
+        name="kafka",
+        running=pid is not None,
+        address=settings.kafka_bootstrap,
+        pid=pid,
+        version=f"Apache Kafka {version}" if version else None,
+        detail=detail,
+    )
