@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,10 @@ class ServiceSettings(BaseSettings):
         description="Signs actor tokens; every site sets its own in production",
     )
     auth_token_max_age_seconds: int = Field(default=12 * 3600, gt=0)
+    reference_dir: Path | None = Field(
+        default=None, description="Reference data folder; the shipped demo city when unset"
+    )
+    clock_scan_seconds: float = Field(default=5.0, gt=0)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, gt=0, lt=65536)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -24,9 +24,7 @@ def site() -> str:
 
 
 @pytest_asyncio.fixture
-async def site_topics(
-    site: str, kafka_topic_factory: Callable[..., Awaitable[str]]
-) -> list[str]:
+async def site_topics(site: str, kafka_topic_factory: Callable[..., Awaitable[str]]) -> list[str]:
     names = []
     for stage in Stage:
         names.append(await kafka_topic_factory(event_topic(site, stage), partitions=3))

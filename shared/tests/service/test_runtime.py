@@ -158,8 +158,8 @@ async def test_poison_and_impossible_events_go_to_the_dead_letter_topic(
     reasons = sorted(dict(r.headers)[headers.DEAD_LETTER_REASON].decode() for r in letters)
     assert reasons[0].startswith("illegal transition: case.closed is not allowed")
     assert reasons[1].startswith("not JSON")
-    assert {dict(r.headers)[headers.DEAD_LETTER_SOURCE].decode().split("/")[0] for r in letters} == {
-        intake
-    }
+    assert {
+        dict(r.headers)[headers.DEAD_LETTER_SOURCE].decode().split("/")[0] for r in letters
+    } == {intake}
     assert {r.value for r in letters} == {b"{not json", encode(closed_out_of_nowhere)}
     assert new_id() != closed_out_of_nowhere.case_id

@@ -1,1 +1,1 @@
-"""CityLoop casefile service — 案卷建立: acceptance, verification, registration, cancellation, voiding."""
+"""CityLoop casefile service — 案卷建立: acceptance, verification, registration and its ends."""

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from fastapi import HTTPException, status
 from fastapi.encoders import jsonable_encoder
@@ -18,8 +19,9 @@ from sqlalchemy import insert, select
 
 from cityloop_shared.contract.actors import Actor
 from cityloop_shared.contract.envelope import canonical_json
+from cityloop_shared.service.auth import require_site
 from cityloop_shared.service.runtime import ServiceRuntime, retry_on_conflict
-from cityloop_shared.store.ledger import Ledger
+from cityloop_shared.store.ledger import CaseRow, Ledger
 from cityloop_shared.store.tables import idempotency_keys
 
 Decision = Callable[[Ledger], Awaitable[Any]]
@@ -88,3 +90,12 @@ async def _first_answer(
             ],
         )
     return JSONResponse(row["response"], status_code=row["status_code"])
+
+
+async def load_case(ledger: Ledger, case_id: UUID, actor: Actor) -> CaseRow:
+    """The case, locked for this transaction; 404 when unknown, 403 when not the actor's."""
+    case = await ledger.case(case_id, for_update=True)
+    if case is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no case {case_id}")
+    require_site(actor, case.site)
+    return case

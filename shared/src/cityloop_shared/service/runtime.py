@@ -17,14 +17,16 @@ from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topi
 from cityloop_shared.logging import get_logger
 from cityloop_shared.messaging import headers
 from cityloop_shared.messaging.broker import build_broker
+from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.settings import ServiceSettings
+from cityloop_shared.store.clocks import Clocks
 from cityloop_shared.store.database import service_engine
 from cityloop_shared.store.ledger import Ledger
 from cityloop_shared.store.relay import OutboxRelay
 
 log = get_logger("cityloop.runtime")
 
-Timer = Callable[["ServiceRuntime"], Awaitable[None]]
+Timer = Callable[["ServiceRuntime"], Awaitable[object]]
 T = TypeVar("T")
 
 
@@ -56,8 +58,17 @@ class ServiceRuntime:
             linger_ms=5,
         )
         self.relay = OutboxRelay(self.engine, self.producer)
+        self.reference = (
+            ReferenceData.load(settings.reference_dir)
+            if settings.reference_dir
+            else ReferenceData.demo()
+        )
         self._timers: list[tuple[float, Timer]] = []
         self._tasks: list[asyncio.Task[None]] = []
+
+    def clocks(self, ledger: Ledger) -> Clocks:
+        calendar = self.reference.calendar
+        return Clocks(ledger.conn, calendar.add_working_time, calendar.working_time_between)
 
     def every(self, seconds: float, timer: Timer) -> None:
         """Run ``timer`` periodically; it must be safe to repeat (timers are state in the DB)."""

@@ -7,6 +7,7 @@
 - ``parked``: events that arrived before their cause (from another topic) was applied.
 - ``cases`` and ``timeline``: the case projection every service answers queries from.
 - ``idempotency_keys``: the first answer to a client's command, returned again on retry.
+- ``clocks``: time-limit clocks of the steps the service owns (see ``clocks.py``).
 """
 
 from __future__ import annotations
@@ -118,3 +119,18 @@ idempotency_keys = Table(
     Column("response", JSON, nullable=False),
     Column("created_at", _Moment, nullable=False),
 )
+
+clocks = Table(
+    "clocks",
+    metadata,
+    Column("case_id", Uuid, primary_key=True),
+    Column("step", String(16), primary_key=True),
+    Column("started_at", _Moment, nullable=False),
+    Column("deadline", _Moment, nullable=False),
+    Column("warn_at", _Moment, nullable=False),
+    Column("suspended_at", _Moment),
+    Column("stopped_at", _Moment),
+    Column("warned", Boolean, nullable=False, default=False),
+    Column("overdue", Boolean, nullable=False, default=False),
+)
+Index("clocks_running", clocks.c.warn_at, clocks.c.deadline)

@@ -1,0 +1,154 @@
+"""Time-limit clocks (时限): state in the owning service's database, fired by a repeatable scan.
+
+A clock runs on the working calendar from the start of a step to its deadline. The scan
+emits a yellow warning once 80 % of the working time is used and a red overdue event once
+the deadline passes, each exactly once: the flag is set in the transaction that journals
+the event. A suspended clock does not run; on resumption the working time left at
+suspension is added to the moment of resumption.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cityloop_shared.contract.values import ClockStep
+from cityloop_shared.store.tables import clocks
+
+WARNING_SHARE = 0.8
+
+AddWorkingTime = Callable[[datetime, timedelta], datetime]
+WorkingTimeBetween = Callable[[datetime, datetime], timedelta]
+
+
+@dataclass(frozen=True, slots=True)
+class DueSignal:
+    case_id: UUID
+    step: ClockStep
+    deadline: datetime
+    overdue: bool
+    """False: the yellow warning is due; True: the red overdue event is."""
+
+
+class Clocks:
+    """The clocks table as seen from one transaction, on one working calendar."""
+
+    def __init__(
+        self, conn: AsyncConnection, add: AddWorkingTime, between: WorkingTimeBetween
+    ) -> None:
+        self._conn = conn
+        self._add = add
+        self._between = between
+
+    async def start(self, case_id: UUID, step: ClockStep, at: datetime, deadline: datetime) -> None:
+        """Start (or restart) a step's clock towards ``deadline``."""
+        values: dict[str, object] = {
+            "started_at": at,
+            "deadline": deadline,
+            "warn_at": self._warn_at(at, deadline),
+            "suspended_at": None,
+            "stopped_at": None,
+            "warned": False,
+            "overdue": False,
+        }
+        await self._upsert(case_id, step, values)
+
+    async def move_deadline(self, case_id: UUID, step: ClockStep, deadline: datetime) -> None:
+        """A new deadline (an approved extension): warnings and overdue fire again for it."""
+        row = await self._row(case_id, step)
+        if row is None:
+            return
+        await self._set(
+            case_id,
+            step,
+            deadline=deadline,
+            warn_at=self._warn_at(row.started_at, deadline),
+            warned=False,
+            overdue=False,
+        )
+
+    async def suspend(self, case_id: UUID, step: ClockStep, at: datetime) -> None:
+        await self._set(case_id, step, suspended_at=at)
+
+    async def resume(self, case_id: UUID, step: ClockStep, at: datetime) -> datetime | None:
+        """Run the clock again from ``at``; its new deadline (None if there was no clock)."""
+        row = await self._row(case_id, step)
+        if row is None or row.suspended_at is None:
+            return row.deadline if row else None
+        left = max(self._between(row.suspended_at, row.deadline), timedelta())
+        until_warning = max(self._between(row.suspended_at, row.warn_at), timedelta())
+        deadline = self._add(at, left)
+        await self._set(
+            case_id,
+            step,
+            deadline=deadline,
+            warn_at=self._add(at, until_warning),
+            suspended_at=None,
+        )
+        return deadline
+
+    async def stop(self, case_id: UUID, step: ClockStep, at: datetime) -> None:
+        await self._set(case_id, step, stopped_at=at)
+
+    async def deadline(self, case_id: UUID, step: ClockStep) -> datetime | None:
+        row = await self._row(case_id, step)
+        return row.deadline if row else None
+
+    async def due(self, now: datetime, limit: int = 500) -> list[DueSignal]:
+        """Signals due at ``now`` on running clocks; repeating the scan finds nothing twice
+        once the signals' events were journaled with :meth:`mark_signalled`."""
+        running = and_(clocks.c.stopped_at.is_(None), clocks.c.suspended_at.is_(None))
+        rows = (
+            await self._conn.execute(
+                select(clocks)
+                .where(
+                    running,
+                    or_(
+                        and_(clocks.c.warned.is_(False), clocks.c.warn_at <= now),
+                        and_(clocks.c.overdue.is_(False), clocks.c.deadline <= now),
+                    ),
+                )
+                .limit(limit)
+            )
+        ).all()
+        signals = []
+        for row in rows:
+            step = ClockStep(row.step)
+            if not row.warned and row.warn_at <= now:
+                signals.append(DueSignal(row.case_id, step, row.deadline, overdue=False))
+            if not row.overdue and row.deadline <= now:
+                signals.append(DueSignal(row.case_id, step, row.deadline, overdue=True))
+        return signals
+
+    async def mark_signalled(self, signal: DueSignal) -> None:
+        flag = "overdue" if signal.overdue else "warned"
+        await self._set(signal.case_id, signal.step, **{flag: True})
+
+    def _warn_at(self, start: datetime, deadline: datetime) -> datetime:
+        return self._add(start, self._between(start, deadline) * WARNING_SHARE)
+
+    async def _row(self, case_id: UUID, step: ClockStep) -> Row[Any] | None:
+        query = select(clocks).where(clocks.c.case_id == case_id, clocks.c.step == step.value)
+        return (await self._conn.execute(query)).first()
+
+    async def _set(self, case_id: UUID, step: ClockStep, **values: object) -> None:
+        await self._conn.execute(
+            update(clocks)
+            .where(clocks.c.case_id == case_id, clocks.c.step == step.value)
+            .values(**values)
+        )
+
+    async def _upsert(self, case_id: UUID, step: ClockStep, values: dict[str, object]) -> None:
+        insert = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(clocks).values(case_id=case_id, step=step.value, **values)
+        await self._conn.execute(
+            statement.on_conflict_do_update(index_elements=["case_id", "step"], set_=values)
+        )
