@@ -26,6 +26,13 @@ from sqlalchemy.engine import make_url
 from cityloop_deploy import containers, kafka, localstack
 from cityloop_deploy.probe import BrokerNotReadyError, run_sync, wait_for_broker
 from cityloop_deploy.service import StackError
+from cityloop_deploy.site_fixtures import (
+    service_settings,
+    site,
+    site_topics,
+    token,
+    topic_namespace,
+)
 
 KAFKA_ENV = "CITYLOOP_TEST_KAFKA_BOOTSTRAP_SERVERS"
 DATABASE_ENV = "CITYLOOP_TEST_DATABASE_URL"
@@ -41,6 +48,8 @@ INSTALL_HINT = (
     "the PostgreSQL 15 server, or run a Docker engine for testcontainers, or point "
     f"{KAFKA_ENV} / {DATABASE_ENV} at running servers"
 )
+
+__all__ = ["service_settings", "site", "site_topics", "token", "topic_namespace"]
 
 _report_lines = pytest.StashKey[list[str]]()
 

@@ -45,6 +45,11 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITYLOOP_", extra="ignore")
 
     site: SiteCode = "370212"
+    topic_namespace: str | None = Field(
+        default=None,
+        pattern=r"^[a-zA-Z0-9_-]+$",
+        description="Prefix of every topic name, for environments sharing one Kafka cluster",
+    )
     log_format: LogFormat = LogFormat.JSON
     log_level: str = "INFO"
     auth_secret: SecretStr = Field(

@@ -11,9 +11,8 @@ import pytest
 from cityloop_shared.contract import EVENT_TYPES, Stage, UndecodableEvent, decode, encode, redact
 from cityloop_shared.contract.codec import Upcasters
 from cityloop_shared.contract.events.intake import CaseReported
+from cityloop_shared.contract.examples import PAYLOADS, example_event
 from cityloop_shared.contract.schemas import event_schema, render, schema_file_name
-
-from .examples import PAYLOADS, example_event
 
 ALL_TYPES = sorted(EVENT_TYPES)
 SCHEMA_DIR = Path(__file__).parents[3] / "docs" / "schemas"

@@ -19,8 +19,7 @@ from cityloop_shared.contract import (
     site_level,
     verify_chain,
 )
-
-from .examples import example_event
+from cityloop_shared.contract.examples import example_event
 
 
 def test_ids_are_unique_and_time_ordered() -> None:

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
+from cityloop_deploy.site_fixtures import eventually, topic_records
 from cityloop_shared.contract import CaseEvent, Stage, encode, event_topic, new_id
 from cityloop_shared.contract.events.casefile import CaseAccepted, CaseAcceptedPayload
+from cityloop_shared.contract.examples import ACTOR, example_event
 from cityloop_shared.messaging import headers
 from cityloop_shared.service.consumer import subscribe
 from cityloop_shared.service.runtime import ServiceRuntime
 from cityloop_shared.store.ledger import Ledger
 from cityloop_shared.store.tables import cases, inbox, journal, parked
-
-from ..contract.examples import ACTOR, example_event
-
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool]) -> T:
-    for _ in range(300):
-        value = await probe()
-        if ok(value):
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never reached: last value {value!r}")
 
 
 async def scalar(runtime: ServiceRuntime, query: Any) -> Any:
@@ -45,23 +33,6 @@ async def publish_raw(bootstrap: str, topic: str, value: bytes, key: bytes) -> N
         await producer.stop()
 
 
-async def read_all(bootstrap: str, topic: str, count: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    try:
-        records: list[Any] = []
-        async with asyncio.timeout(20):
-            while len(records) < count:
-                batch = await consumer.getmany(timeout_ms=200)
-                for partition_records in batch.values():
-                    records.extend(partition_records)
-        return records
-    finally:
-        await consumer.stop()
-
-
 async def test_emitted_events_are_relayed_and_read_back_as_duplicates(
     runtime: ServiceRuntime, kafka_bootstrap: str
 ) -> None:
@@ -76,7 +47,7 @@ async def test_emitted_events_are_relayed_and_read_back_as_duplicates(
         # Another stage reported the case: it arrives over Kafka and is applied.
         await publish_raw(
             kafka_bootstrap,
-            event_topic(runtime.site, Stage.INTAKE),
+            event_topic(runtime.site, Stage.INTAKE, runtime.namespace),
             encode(reported.model_copy(update={"site": runtime.site})),
             str(reported.case_id).encode(),
         )
@@ -98,7 +69,7 @@ async def test_emitted_events_are_relayed_and_read_back_as_duplicates(
     assert reacted == ["case.reported"]
     assert accepted.causation_id == reported.event_id
     assert accepted.correlation_id == reported.correlation_id
-    records = await read_all(kafka_bootstrap, runtime.topic, 1)
+    records = await topic_records(kafka_bootstrap, runtime.topic, 1)
     assert records[0].key == str(reported.case_id).encode()
     assert dict(records[0].headers)[headers.EVENT_ID] == str(accepted.event_id).encode()
     assert await scalar(runtime, select(func.count()).select_from(inbox)) == 2
@@ -120,11 +91,17 @@ async def test_an_event_ahead_of_its_cause_waits_for_it(
     key = str(reported.case_id).encode()
     async with runtime.running():
         await publish_raw(
-            kafka_bootstrap, event_topic(runtime.site, Stage.CASEFILE), encode(accepted), key
+            kafka_bootstrap,
+            event_topic(runtime.site, Stage.CASEFILE, runtime.namespace),
+            encode(accepted),
+            key,
         )
         await eventually(lambda: scalar(runtime, select(func.count()).select_from(parked)), bool)
         await publish_raw(
-            kafka_bootstrap, event_topic(runtime.site, Stage.INTAKE), encode(reported), key
+            kafka_bootstrap,
+            event_topic(runtime.site, Stage.INTAKE, runtime.namespace),
+            encode(reported),
+            key,
         )
         await eventually(
             lambda: scalar(runtime, select(cases.c.status)), lambda status: status == "accepted"
@@ -139,7 +116,7 @@ async def test_poison_and_impossible_events_go_to_the_dead_letter_topic(
         return None
 
     subscribe(runtime, react)
-    intake = event_topic(runtime.site, Stage.INTAKE)
+    intake = event_topic(runtime.site, Stage.INTAKE, runtime.namespace)
     closed_out_of_nowhere = example_event("case.closed")
     async with runtime.running():
         await publish_raw(kafka_bootstrap, intake, b"{not json", b"k")
@@ -154,7 +131,7 @@ async def test_poison_and_impossible_events_go_to_the_dead_letter_topic(
         await publish_raw(kafka_bootstrap, intake, encode(reported), b"k")
         await eventually(lambda: scalar(runtime, select(func.count()).select_from(cases)), bool)
 
-    letters = await read_all(kafka_bootstrap, runtime.dead_letter_topic, 2)
+    letters = await topic_records(kafka_bootstrap, runtime.dead_letter_topic, 2)
     reasons = sorted(dict(r.headers)[headers.DEAD_LETTER_REASON].decode() for r in letters)
     assert reasons[0].startswith("illegal transition: case.closed is not allowed")
     assert reasons[1].startswith("not JSON")

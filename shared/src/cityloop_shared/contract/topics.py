@@ -27,11 +27,19 @@ class Stage(StrEnum):
 CONTRACT_MAJOR_VERSION = 1
 
 
-def event_topic(site: str, stage: Stage) -> str:
-    """``cityloop.<site>.<stage>.v1``: the log of record, never compacted."""
-    return f"cityloop.{site}.{stage.value}.v{CONTRACT_MAJOR_VERSION}"
+def event_topic(site: str, stage: Stage, namespace: str | None = None) -> str:
+    """``cityloop.<site>.<stage>.v1``: the log of record, never compacted.
+
+    A ``namespace`` prefix lets several environments (staging, training, a test) share one
+    Kafka cluster without sharing topics.
+    """
+    return _prefixed(namespace, f"cityloop.{site}.{stage.value}.v{CONTRACT_MAJOR_VERSION}")
 
 
-def dead_letter_topic(site: str, stage: Stage) -> str:
+def dead_letter_topic(site: str, stage: Stage, namespace: str | None = None) -> str:
     """Where a stage sets aside records it cannot apply, with the reason."""
-    return f"cityloop.{site}.{stage.value}.dlq.v{CONTRACT_MAJOR_VERSION}"
+    return _prefixed(namespace, f"cityloop.{site}.{stage.value}.dlq.v{CONTRACT_MAJOR_VERSION}")
+
+
+def _prefixed(namespace: str | None, name: str) -> str:
+    return f"{namespace}.{name}" if namespace else name

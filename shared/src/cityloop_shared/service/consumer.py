@@ -22,8 +22,10 @@ Reaction = Callable[[Ledger, CaseEvent], Awaitable[None]]
 WORKFLOW_STAGES = (Stage.INTAKE, Stage.CASEFILE, Stage.DISPATCH, Stage.DISPOSAL, Stage.VERIFICATION)
 
 
-def case_topics(site: str, stages: Iterable[Stage] = WORKFLOW_STAGES) -> list[str]:
-    return [event_topic(site, stage) for stage in stages]
+def case_topics(
+    site: str, namespace: str | None = None, stages: Iterable[Stage] = WORKFLOW_STAGES
+) -> list[str]:
+    return [event_topic(site, stage, namespace) for stage in stages]
 
 
 def subscribe(runtime: ServiceRuntime, react: Reaction) -> None:
@@ -32,8 +34,8 @@ def subscribe(runtime: ServiceRuntime, react: Reaction) -> None:
     Each service folds every workflow topic, its own included, so its projection is the
     whole case; its own events come back as duplicates and change nothing.
     """
-    topics = case_topics(runtime.site)
-    group = f"cityloop.{runtime.site}.{runtime.stage.value}"
+    topics = case_topics(runtime.site, runtime.namespace)
+    group = runtime.topic.removesuffix(".v1")
 
     @runtime.broker.subscriber(*topics, **subscriber_options(group))  # type: ignore[untyped-decorator]
     async def on_case_event(message: KafkaMessage) -> None:

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -45,19 +44,13 @@ class ServiceRuntime:
         self.stage = stage
         self.settings = settings
         self.site = settings.site
-        self.topic = event_topic(settings.site, stage)
-        self.dead_letter_topic = dead_letter_topic(settings.site, stage)
+        self.namespace = settings.topic_namespace
+        self.topic = event_topic(settings.site, stage, self.namespace)
+        self.dead_letter_topic = dead_letter_topic(settings.site, stage, self.namespace)
         self.schema = settings.database.schema_name or stage.value
         self.engine: AsyncEngine = service_engine(settings.database, self.schema)
         self.broker: KafkaBroker = build_broker(settings.kafka)
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka.bootstrap_servers,
-            client_id=f"{settings.kafka.client_id}-{stage.value}-relay",
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=5,
-        )
-        self.relay = OutboxRelay(self.engine, self.producer)
+        self.relay = OutboxRelay(self.engine)
         self.reference = (
             ReferenceData.load(settings.reference_dir)
             if settings.reference_dir
@@ -93,7 +86,7 @@ class ServiceRuntime:
 
     async def send_dead_letter(self, letter: DeadLetter) -> None:
         log.warning("dead_letter", source=letter.source, reason=letter.reason)
-        await self.producer.send_and_wait(
+        await self.relay.producer.send_and_wait(
             self.dead_letter_topic,
             letter.body,
             key=letter.key,
@@ -106,7 +99,7 @@ class ServiceRuntime:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start producer, relay, consumer and timers; stop them in reverse order."""
-        await self.producer.start()
+        await self.relay.start(self.settings.kafka, f"{self.stage.value}-relay")
         try:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
             for seconds, timer in self._timers:
@@ -121,9 +114,7 @@ class ServiceRuntime:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
-            with contextlib.suppress(Exception):
-                await self.relay.publish_pending()
-            await self.producer.stop()
+            await self.relay.stop()
             await self.engine.dispose()
 
     async def _repeat(self, seconds: float, timer: Timer) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cityloop_shared.logging import get_logger
 from cityloop_shared.messaging import headers
+from cityloop_shared.settings import KafkaSettings
 from cityloop_shared.store.tables import journal
 
 log = get_logger("cityloop.relay")
@@ -29,18 +30,36 @@ class OutboxRelay:
     """
 
     def __init__(
-        self,
-        engine: AsyncEngine,
-        producer: AIOKafkaProducer,
-        *,
-        batch_size: int = 500,
-        idle_seconds: float = 0.5,
+        self, engine: AsyncEngine, *, batch_size: int = 500, idle_seconds: float = 0.5
     ) -> None:
         self._engine = engine
-        self._producer = producer
+        self._producer: AIOKafkaProducer | None = None
         self._batch_size = batch_size
         self._idle_seconds = idle_seconds
         self._wake = asyncio.Event()
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        """The idempotent, ``acks=all`` producer, once :meth:`start` ran."""
+        if self._producer is None:
+            raise RuntimeError("the relay has not been started")
+        return self._producer
+
+    async def start(self, settings: KafkaSettings, client_id: str) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=f"{settings.client_id}-{client_id}",
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        """Publish what is pending if the broker still answers, then close the producer."""
+        with contextlib.suppress(Exception):
+            await self.publish_pending()
+        await self.producer.stop()
 
     def wake(self) -> None:
         """Called after a transaction that journaled events commits, to publish them now."""
@@ -81,7 +100,7 @@ class OutboxRelay:
         # Sends are queued in journal order; the idempotent producer keeps that order per
         # partition and never duplicates a record it retries.
         deliveries = [
-            await self._producer.send(
+            await self.producer.send(
                 row.topic,
                 row.body.encode(),
                 key=str(row.case_id).encode(),

@@ -1,4 +1,7 @@
-"""One valid payload for every event type, and a builder of whole events around them."""
+"""One valid payload for every event type, and a builder of whole events around them.
+
+Used by the contract tests and as documentation of what each event carries.
+"""
 
 from __future__ import annotations
 

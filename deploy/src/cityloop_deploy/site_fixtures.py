@@ -1,0 +1,118 @@
+"""Fixtures for testing services: a fresh site with its own topics and its own schema.
+
+Loaded by the harness plugin, so every test package can ask for a ``site`` whose case
+topics no other test uses, settings for a service of that site, and tokens for its people.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from uuid import uuid4
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+
+from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
+from cityloop_shared.service.auth import TokenSigner
+from cityloop_shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
+
+T = TypeVar("T")
+TEST_SECRET = "cityloop-test-secret"
+
+
+@pytest.fixture
+def site() -> str:
+    """崂山区 of the demo city; tests override it for another district or the city."""
+    return "370212"
+
+
+@pytest.fixture
+def topic_namespace() -> str:
+    """A topic prefix no other test uses, so the site's topics are this test's alone."""
+    return f"t{uuid4().hex[:12]}"
+
+
+@pytest_asyncio.fixture
+async def site_topics(
+    site: str, topic_namespace: str, kafka_topic_factory: Callable[..., Awaitable[str]]
+) -> list[str]:
+    """Every stage's event and dead-letter topics of the test's site."""
+    names = []
+    for stage in Stage:
+        topic = event_topic(site, stage, topic_namespace)
+        names.append(await kafka_topic_factory(topic, partitions=3))
+        names.append(await kafka_topic_factory(dead_letter_topic(site, stage, topic_namespace)))
+    return names
+
+
+@pytest.fixture
+def service_settings(
+    site: str,
+    topic_namespace: str,
+    site_topics: list[str],
+    kafka_bootstrap: str,
+    postgres_url: str,
+    pg_schema: str,
+) -> ServiceSettings:
+    """Settings of a service process of the test's site, in the test's fresh schema."""
+    return ServiceSettings(
+        site=site,
+        topic_namespace=topic_namespace,
+        database=DatabaseSettings(url=postgres_url, schema_name=pg_schema),
+        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
+        auth_secret=TEST_SECRET,
+        clock_scan_seconds=0.2,
+    )
+
+
+@pytest.fixture
+def token() -> Callable[..., str]:
+    """``token(role, site, id=…, department_id=…)``: a bearer token for that actor."""
+    signer = TokenSigner(TEST_SECRET, 3600)
+
+    def issue(
+        role: Role, site: str, id: str | None = None, department_id: str | None = None
+    ) -> str:
+        actor = Actor(id=id or f"{role.value}-1", role=role, site=site, department_id=department_id)
+        return signer.issue(actor)
+
+    return issue
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], ok: Callable[[T], bool], within: float = 20.0
+) -> T:
+    """Poll ``probe`` until ``ok`` holds of its value; fail naming the last value."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await probe()
+        if ok(value):
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"never reached within {within}s: last value {value!r}")
+        await asyncio.sleep(0.05)
+
+
+async def topic_records(
+    bootstrap: str, topic: str, at_least: int, within: float = 20.0
+) -> list[Any]:
+    """Every record of ``topic`` once there are at least ``at_least``."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(within):
+            while len(records) < at_least:
+                for batch in (await consumer.getmany(timeout_ms=200)).values():
+                    records.extend(batch)
+        for batch in (await consumer.getmany(timeout_ms=300)).values():
+            records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
