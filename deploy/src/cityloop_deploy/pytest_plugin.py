@@ -27,11 +27,12 @@ from cityloop_deploy import containers, kafka, localstack
 from cityloop_deploy.probe import BrokerNotReadyError, run_sync, wait_for_broker
 from cityloop_deploy.service import StackError
 from cityloop_deploy.site_fixtures import (
+    auth,
     service_settings,
     site,
     site_topics,
-    token,
     topic_namespace,
+    upstream,
 )
 
 KAFKA_ENV = "CITYLOOP_TEST_KAFKA_BOOTSTRAP_SERVERS"
@@ -49,7 +50,7 @@ INSTALL_HINT = (
     f"{KAFKA_ENV} / {DATABASE_ENV} at running servers"
 )
 
-__all__ = ["service_settings", "site", "site_topics", "token", "topic_namespace"]
+__all__ = ["auth", "service_settings", "site", "site_topics", "topic_namespace", "upstream"]
 
 _report_lines = pytest.StashKey[list[str]]()
 

@@ -7,20 +7,23 @@ topics no other test uses, settings for a service of that site, and tokens for i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.contract.codec import encode
+from cityloop_shared.contract.envelope import CaseEvent, ChainLink, Payload
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
 from cityloop_shared.service.auth import TokenSigner
 from cityloop_shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
 
 T = TypeVar("T")
+E = TypeVar("E", bound=CaseEvent)
 TEST_SECRET = "cityloop-test-secret"
 
 
@@ -70,17 +73,17 @@ def service_settings(
 
 
 @pytest.fixture
-def token() -> Callable[..., str]:
-    """``token(role, site, id=…, department_id=…)``: a bearer token for that actor."""
+def auth() -> Callable[..., dict[str, str]]:
+    """``auth(role, site="370212", id=…, department_id=…)``: headers naming that actor."""
     signer = TokenSigner(TEST_SECRET, 3600)
 
-    def issue(
-        role: Role, site: str, id: str | None = None, department_id: str | None = None
-    ) -> str:
+    def headers(
+        role: Role, site: str = "370212", id: str | None = None, department_id: str | None = None
+    ) -> dict[str, str]:
         actor = Actor(id=id or f"{role.value}-1", role=role, site=site, department_id=department_id)
-        return signer.issue(actor)
+        return {"Authorization": f"Bearer {signer.issue(actor)}"}
 
-    return issue
+    return headers
 
 
 async def eventually(
@@ -116,3 +119,55 @@ async def topic_records(
         return records
     finally:
         await consumer.stop()
+
+
+class UpstreamStage:
+    """Publishes events as another stage of the site would: chained per case on that stage's
+    topic, each caused by the event given as its cause."""
+
+    def __init__(self, settings: ServiceSettings, stage: Stage, producer: AIOKafkaProducer) -> None:
+        self.site = settings.site
+        self.topic = event_topic(settings.site, stage, settings.topic_namespace)
+        self._producer = producer
+        self._links: dict[UUID, ChainLink] = {}
+
+    async def emit(
+        self,
+        model: type[E],
+        *,
+        case_id: UUID,
+        payload: Payload,
+        actor: Actor,
+        cause: CaseEvent | None = None,
+    ) -> E:
+        event = model.create(
+            case_id=case_id,
+            site=self.site,
+            actor=actor,
+            payload=payload,
+            previous=self._links.get(case_id),
+            cause=cause,
+        )
+        self._links[case_id] = event.link()
+        await self._producer.send_and_wait(self.topic, encode(event), key=str(case_id).encode())
+        return event
+
+
+@pytest_asyncio.fixture
+async def upstream(
+    service_settings: ServiceSettings,
+) -> AsyncIterator[Callable[[Stage], UpstreamStage]]:
+    """``upstream(Stage.INTAKE).emit(CaseReported, …)``: events from the site's other stages."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=service_settings.kafka.bootstrap_servers, enable_idempotence=True
+    )
+    await producer.start()
+    stages: dict[Stage, UpstreamStage] = {}
+
+    def stage(which: Stage) -> UpstreamStage:
+        return stages.setdefault(which, UpstreamStage(service_settings, which, producer))
+
+    try:
+        yield stage
+    finally:
+        await producer.stop()

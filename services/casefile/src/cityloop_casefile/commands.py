@@ -123,7 +123,9 @@ async def accept(
         )
         clocks = runtime.clocks(ledger)
         await clocks.stop(case_id, ClockStep.ACCEPTANCE, event.occurred_at)
-        if not needs:
+        if needs:
+            await ledger.conn.execute(insert(verification_tasks).values(case_id=case_id))
+        else:
             await _start_registration_clock(runtime, ledger, case, event.occurred_at)
         return _answer(event)
 
@@ -155,9 +157,9 @@ async def request_verification(
             payload=VerificationRequestedPayload(supervisor_id=supervisor_id, due_at=due_at),
         )
         await ledger.conn.execute(
-            insert(verification_tasks).values(
-                case_id=case_id, supervisor_id=supervisor_id, requested_at=event.occurred_at
-            )
+            update(verification_tasks)
+            .where(verification_tasks.c.case_id == case_id)
+            .values(supervisor_id=supervisor_id, requested_at=event.occurred_at)
         )
         await runtime.clocks(ledger).start(case_id, ClockStep.VERIFICATION, now, due_at)
         return {**_answer(event), "supervisor_id": supervisor_id, "due_at": due_at}
@@ -220,17 +222,30 @@ async def register(
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)
-        if case.state.status is CaseStatus.VERIFIED:
-            confirmed = await ledger.conn.scalar(
+        task = (
+            await ledger.conn.execute(
                 select(verification_tasks.c.confirmed).where(
                     verification_tasks.c.case_id == case_id
                 )
             )
-            if confirmed is False:
-                raise HTTPException(
-                    status.HTTP_409_CONFLICT,
-                    detail="the supervisor did not confirm the problem on site: cancel the case",
-                )
+        ).first()
+        if (
+            task is not None
+            and task.confirmed is not True
+            and case.state.status
+            in (
+                CaseStatus.ACCEPTED,
+                CaseStatus.VERIFIED,
+            )
+        ):
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=(
+                    "the supervisor did not confirm the problem on site: cancel the case"
+                    if task.confirmed is False
+                    else "a public report is verified on site (核实) before registration"
+                ),
+            )
         category = _category(runtime, body)
         limit = runtime.reference.time_limits.limit_for(
             ClockStep.DISPOSAL, category.code, body.urgency

@@ -10,9 +10,10 @@ verification_tasks = Table(  # 核实任务
     "verification_tasks",
     metadata,
     Column("case_id", Uuid, primary_key=True),
-    Column("supervisor_id", String(128), nullable=False),
-    Column("requested_at", DateTime(timezone=True), nullable=False),
-    # Null until the supervisor reports (核实反馈).
+    # Written at acceptance of a report that needs verification; the supervisor and time
+    # are set when the task is sent, ``confirmed`` when the supervisor reports.
+    Column("supervisor_id", String(128)),
+    Column("requested_at", DateTime(timezone=True)),
     Column("confirmed", Boolean),
 )
 
