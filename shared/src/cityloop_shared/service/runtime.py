@@ -16,6 +16,7 @@ from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topi
 from cityloop_shared.logging import get_logger
 from cityloop_shared.messaging import headers
 from cityloop_shared.messaging.broker import build_broker
+from cityloop_shared.messaging.topics import ensure_site_topics
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.settings import ServiceSettings
 from cityloop_shared.store.clocks import Clocks
@@ -99,6 +100,7 @@ class ServiceRuntime:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start producer, relay, consumer and timers; stop them in reverse order."""
+        await ensure_site_topics(self.settings.kafka, self.site, self.namespace)
         await self.relay.start(self.settings.kafka, f"{self.stage.value}-relay")
         try:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))

@@ -1,0 +1,46 @@
+"""Creating a site's topics: case topics keep every event forever (they are the log of record)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
+from cityloop_shared.settings import KafkaSettings
+
+EVENT_TOPIC_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
+"""Unlimited retention and never compaction: an event topic is an audit log."""
+
+
+async def ensure_site_topics(
+    settings: KafkaSettings,
+    site: str,
+    namespace: str | None = None,
+    stages: Iterable[Stage] = tuple(Stage),
+    partitions: int = 3,
+) -> list[str]:
+    """Create each stage's event and dead-letter topics of a site that do not exist yet."""
+    wanted = {}
+    for stage in stages:
+        wanted[event_topic(site, stage, namespace)] = EVENT_TOPIC_CONFIG
+        wanted[dead_letter_topic(site, stage, namespace)] = EVENT_TOPIC_CONFIG
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, partitions, 1, topic_configs=config)
+            for name, config in wanted.items()
+            if name not in existing
+        ]
+        if missing:
+            response = await admin.create_topics(missing)
+            for name, code, *_ in response.topic_errors:
+                # Another service of the site may have created it a moment before.
+                if code not in (0, TopicAlreadyExistsError.errno):
+                    raise RuntimeError(f"creating topic {name} failed with Kafka error {code}")
+        return sorted(wanted)
+    finally:
+        await admin.close()
