@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 source deploy/uv.sh
 
 uv sync --all-packages --frozen
-exec uv run cityloop-stack up
+exec uv run cityloop-run
