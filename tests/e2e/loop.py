@@ -1,0 +1,222 @@
+"""Drives cases through the running services over HTTP, as the people of a centre would."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID, uuid4
+
+import httpx
+import psycopg
+
+from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet
+from cityloop_deploy.pytest_plugin import libpq_url
+from cityloop_deploy.site_fixtures import TEST_SECRET
+from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.service.auth import TokenSigner
+
+GRID_POINT = {"lon": 120.45, "lat": 36.13}
+"""In grid 370212003001001 of the demo city, supervised by sv-370212-03."""
+SUPERVISOR = "sv-370212-03"
+PHOTO = {"uri": "https://media.cityloop.example/p/1.jpg", "media_type": "image/jpeg"}
+
+
+class Loop:
+    def __init__(self, fleet: Fleet, postgres_url: str) -> None:
+        self.fleet = fleet
+        self.site = fleet.config.site
+        self._postgres_url = libpq_url(postgres_url)
+        self._signer = TokenSigner(TEST_SECRET, 3600)
+        self.http = {
+            stage: httpx.Client(base_url=fleet.config.url(stage), timeout=30)
+            for stage in WORKFLOW_STAGES
+        }
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        for client in self.http.values():
+            client.close()
+
+    # --- people -----------------------------------------------------------------------
+    def auth(
+        self,
+        role: Role,
+        id: str | None = None,
+        site: str | None = None,
+        department: str | None = None,
+    ) -> dict[str, str]:
+        actor = Actor(
+            id=id or f"{role.value}-1", role=role, site=site or self.site, department_id=department
+        )
+        return {"Authorization": f"Bearer {self._signer.issue(actor)}"}
+
+    def staff(self, department_id: str) -> dict[str, str]:
+        return self.auth(Role.DEPARTMENT, id=f"{department_id}-staff", department=department_id)
+
+    # --- HTTP ---------------------------------------------------------------------------
+    def post(
+        self,
+        stage: str,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        expect: int = 200,
+    ) -> dict[str, Any]:
+        """A command, resent with the same idempotency key while the service is unreachable,
+        as a phone on a bad network does."""
+        headers = {**headers, "Idempotency-Key": uuid4().hex}
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = self.http[stage].post(path, json=body, headers=headers)
+                if response.status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{stage} {path}: no answer within 60 s")
+            time.sleep(0.2)
+        assert response.status_code == expect, (
+            f"{stage} {path}: {response.status_code} {response.text}"
+        )
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def case(self, stage: str, case_id: UUID) -> dict[str, Any] | None:
+        try:
+            response = self.http[stage].get(f"/cases/{case_id}", headers=self.auth(Role.DUTY_CHIEF))
+        except httpx.TransportError:
+            return None  # restarting: the caller polls again
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        found: dict[str, Any] = response.json()
+        return found
+
+    def await_status(
+        self, stage: str, case_id: UUID, status: str, within: float = 30
+    ) -> dict[str, Any]:
+        """Until ``stage``'s projection shows the case in ``status`` (events travel by Kafka)."""
+        deadline = time.monotonic() + within
+        seen = None
+        while time.monotonic() < deadline:
+            seen = self.case(stage, case_id)
+            if seen is not None and seen["status"] == status:
+                return seen
+            time.sleep(0.05)
+        raise AssertionError(
+            f"{stage} never showed case {case_id} as {status}; last: "
+            f"{seen['status'] if seen else None}"
+        )
+
+    def await_event(
+        self, stage: str, case_id: UUID, event_type: str, within: float = 30
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            seen = self.case(stage, case_id)
+            for entry in (seen or {}).get("timeline", []):
+                if entry["event_type"] == event_type:
+                    return dict(entry)
+            time.sleep(0.05)
+        raise AssertionError(f"{stage} never recorded {event_type} for case {case_id}")
+
+    # --- the loop, step by step ------------------------------------------------------------
+    def report(self, channel: str = "supervisor", category: str = "06001") -> UUID:
+        role = {
+            "supervisor": Role.FIELD_SUPERVISOR,
+            "video": Role.ACCEPTANCE_OPERATOR,
+            "public": Role.ACCEPTANCE_OPERATOR,
+            "leader": Role.LEADER,
+        }[channel]
+        body: dict[str, Any] = {
+            "channel": channel,
+            "category_code": category,
+            "description": "暴露垃圾",
+            "location": GRID_POINT,
+            "attachments": [PHOTO],
+        }
+        if channel == "public":
+            body["reporter"] = {"name": "张三", "phone": "13800000000"}
+        answer = self.post("intake", "/reports", body, self.auth(role, id=SUPERVISOR), expect=201)
+        return UUID(answer["case_id"])
+
+    def accept(self, case_id: UUID) -> None:
+        self.await_status("casefile", case_id, "reported")
+        self.post("casefile", f"/cases/{case_id}/accept", {}, self.auth(Role.ACCEPTANCE_OPERATOR))
+
+    def verify(self, case_id: UUID, confirmed: bool = True) -> None:
+        operator = self.auth(Role.ACCEPTANCE_OPERATOR)
+        self.post("casefile", f"/cases/{case_id}/verification/request", {}, operator)
+        self.post(
+            "casefile",
+            f"/cases/{case_id}/verification/report",
+            {"confirmed": confirmed},
+            self.auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR),
+        )
+
+    def register(self, case_id: UUID, category: str = "06001") -> str:
+        answer = self.post(
+            "casefile",
+            f"/cases/{case_id}/register",
+            {"category_code": category},
+            self.auth(Role.DUTY_CHIEF),
+        )
+        return str(answer["case_number"])
+
+    def dispatch(self, case_id: UUID, department_id: str | None = None) -> str:
+        self.await_status("dispatch", case_id, "registered")
+        body = {"department_id": department_id} if department_id else {}
+        self.post("dispatch", f"/cases/{case_id}/dispatch", body, self.auth(Role.DISPATCHER))
+        dispatched = self.await_event("dispatch", case_id, "case.dispatched")
+        return str(dispatched["payload"]["department_id"])
+
+    def handle(self, case_id: UUID, department_id: str) -> None:
+        """The department accepts the task and completes it with a photo."""
+        self.await_status("disposal", case_id, "dispatched")
+        staff = self.staff(department_id)
+        self.post("disposal", f"/cases/{case_id}/accept", {}, staff)
+        self.post(
+            "disposal",
+            f"/cases/{case_id}/complete",
+            {"description": "已清理", "evidence": [PHOTO]},
+            staff,
+        )
+
+    def check(self, case_id: UUID, passed: bool = True) -> None:
+        self.await_status("verification", case_id, "checking")
+        body: dict[str, Any] = {"passed": passed}
+        if not passed:
+            body["reason"] = "仍有垃圾"
+        self.post(
+            "verification",
+            f"/cases/{case_id}/check",
+            body,
+            self.auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR),
+        )
+
+    def close(self, case_id: UUID) -> None:
+        self.await_status("verification", case_id, "check_passed")
+        self.post("verification", f"/cases/{case_id}/close", {}, self.auth(Role.DUTY_CHIEF))
+
+    def run_to_close(self, channel: str = "supervisor") -> UUID:
+        case_id = self.report(channel)
+        self.accept(case_id)
+        if channel == "public":
+            self.verify(case_id)
+        self.register(case_id)
+        department = self.dispatch(case_id)
+        self.handle(case_id, department)
+        self.check(case_id)
+        self.close(case_id)
+        return case_id
+
+    # --- the services' own books -----------------------------------------------------------
+    def sql(self, stage: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        schema = self.fleet.config.schema(stage)
+        with psycopg.connect(self._postgres_url, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{schema}"')
+            return conn.execute(query, params).fetchall()
