@@ -1,1 +1,1 @@
-"""CityLoop verification service — 核查结案: on-site check, closing, rework."""
+"""CityLoop verification service — 核查结案: the on-site check, closing and the call-back."""

@@ -117,6 +117,8 @@ class Clocks:
                     ),
                 )
                 .limit(limit)
+                # Replicas scanning at once must not both signal one clock.
+                .with_for_update(skip_locked=True)
             )
         ).all()
         signals = []
