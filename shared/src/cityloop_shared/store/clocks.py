@@ -96,7 +96,16 @@ class Clocks:
         return deadline
 
     async def stop(self, case_id: UUID, step: ClockStep, at: datetime) -> None:
-        await self._set(case_id, step, stopped_at=at)
+        """Stop a running clock; a stopped one keeps the moment it stopped."""
+        await self._conn.execute(
+            update(clocks)
+            .where(
+                clocks.c.case_id == case_id,
+                clocks.c.step == step.value,
+                clocks.c.stopped_at.is_(None),
+            )
+            .values(stopped_at=at)
+        )
 
     async def deadline(self, case_id: UUID, step: ClockStep) -> datetime | None:
         row = await self._row(case_id, step)
