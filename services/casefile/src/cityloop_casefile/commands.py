@@ -266,7 +266,7 @@ async def register(
             payload=CaseRegisteredPayload(
                 case_number=number,
                 category=Category(
-                    standard=runtime.reference.categories.standard,
+                    standard=category.standard,
                     kind=category.kind,
                     code=category.code,
                 ),
