@@ -1,0 +1,240 @@
+"""Closed-loop benchmark: N cases through every stage of one site on the local stack.
+
+    uv run python bench/closed_loop.py --cases 200 --concurrency 40
+
+Starts Kafka and PostgreSQL (the local launcher) and every workflow service as its own
+process in a fresh topic namespace and schemas, drives N supervisor reports from report
+to close over HTTP with `concurrency` cases in flight, and reports:
+
+- closed cases per second over the whole run;
+- command latency per step (HTTP round trip of the command), p50/p99;
+- hop latency per event type: from the event's occurrence in the emitting service to its
+  application in each consuming service (Kafka + relay + consumer + transaction), p50/p99;
+- how long each case took from report to close, p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import psycopg
+
+from cityloop_deploy import localstack
+from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet, FleetConfig
+from cityloop_deploy.pytest_plugin import libpq_url
+from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.service.auth import TokenSigner
+
+SECRET = "cityloop-bench-secret"
+SUPERVISOR = "sv-370212-03"
+POINT = {"lon": 120.45, "lat": 36.13}
+PHOTO = {"uri": "https://media.cityloop.example/p/1.jpg", "media_type": "image/jpeg"}
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+class Driver:
+    def __init__(self, fleet: Fleet) -> None:
+        signer = TokenSigner(SECRET, 3600)
+        site = fleet.config.site
+
+        def auth(role: Role, id: str, department: str | None = None) -> dict[str, str]:
+            actor = Actor(id=id, role=role, site=site, department_id=department)
+            return {"Authorization": f"Bearer {signer.issue(actor)}"}
+
+        self.auth = auth
+        self.supervisor = auth(Role.FIELD_SUPERVISOR, SUPERVISOR)
+        self.operator = auth(Role.ACCEPTANCE_OPERATOR, "operator-1")
+        self.chief = auth(Role.DUTY_CHIEF, "chief-1")
+        self.dispatcher = auth(Role.DISPATCHER, "dispatcher-1")
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        self.http = {
+            stage: httpx.AsyncClient(base_url=fleet.config.url(stage), timeout=60, limits=limits)
+            for stage in WORKFLOW_STAGES
+        }
+        self.command_latency: dict[str, list[float]] = defaultdict(list)
+        self.case_seconds: list[float] = []
+
+    async def command(
+        self, step: str, stage: str, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        began = time.perf_counter()
+        response = await self.http[stage].post(path, json=body, headers=headers)
+        self.command_latency[step].append(time.perf_counter() - began)
+        if response.status_code >= 300:
+            raise RuntimeError(f"{step}: {response.status_code} {response.text}")
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def until(self, stage: str, case_id: UUID, status: str) -> dict[str, Any]:
+        while True:
+            response = await self.http[stage].get(f"/cases/{case_id}", headers=self.chief)
+            if response.status_code == 200 and response.json()["status"] == status:
+                found: dict[str, Any] = response.json()
+                return found
+            await asyncio.sleep(0.02)
+
+    async def one_case(self) -> None:
+        began = time.perf_counter()
+        body = {
+            "channel": "supervisor",
+            "category_code": "06001",
+            "description": "暴露垃圾",
+            "location": POINT,
+        }
+        reported = await self.command("report", "intake", "/reports", body, self.supervisor)
+        case_id = UUID(reported["case_id"])
+        await self.until("casefile", case_id, "reported")
+        await self.command("accept", "casefile", f"/cases/{case_id}/accept", {}, self.operator)
+        await self.command(
+            "register",
+            "casefile",
+            f"/cases/{case_id}/register",
+            {"category_code": "06001"},
+            self.chief,
+        )
+        await self.until("dispatch", case_id, "registered")
+        dispatched = await self.command(
+            "dispatch", "dispatch", f"/cases/{case_id}/dispatch", {}, self.dispatcher
+        )
+        department = str(dispatched["department_id"])
+        staff = self.auth(Role.DEPARTMENT, f"{department}-staff", department)
+        await self.until("disposal", case_id, "dispatched")
+        await self.command("take", "disposal", f"/cases/{case_id}/accept", {}, staff)
+        await self.command(
+            "complete",
+            "disposal",
+            f"/cases/{case_id}/complete",
+            {"description": "已清理", "evidence": [PHOTO]},
+            staff,
+        )
+        await self.until("verification", case_id, "checking")
+        await self.command(
+            "check", "verification", f"/cases/{case_id}/check", {"passed": True}, self.supervisor
+        )
+        await self.command("close", "verification", f"/cases/{case_id}/close", {}, self.chief)
+        self.case_seconds.append(time.perf_counter() - began)
+
+    async def run(self, cases: int, concurrency: int) -> float:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def gated() -> None:
+            async with gate:
+                await self.one_case()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(gated() for _ in range(cases)))
+        return time.perf_counter() - began
+
+    async def close(self) -> None:
+        for client in self.http.values():
+            await client.aclose()
+
+
+def hop_latencies(config: FleetConfig, database_url: str) -> dict[str, list[float]]:
+    """Seconds from each event's occurrence to its application, per event type, all services."""
+    hops: dict[str, list[float]] = defaultdict(list)
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        for stage in WORKFLOW_STAGES:
+            rows = conn.execute(
+                f"SELECT i.event_type, EXTRACT(EPOCH FROM i.processed_at - t.occurred_at) "
+                f'FROM "{config.schema(stage)}".inbox i JOIN "{config.schema(stage)}".timeline t '
+                f"USING (event_id) WHERE i.source <> 'journal'"
+            ).fetchall()
+            for event_type, seconds in rows:
+                hops[event_type].append(float(seconds))
+    return hops
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory_kib // 1024 // 1024} GiB, {platform.platform()}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    stack = localstack.Stack.from_env()
+    localstack.up(stack)
+    namespace = f"bench{uuid4().hex[:8]}"
+    config = FleetConfig(
+        site="370212",
+        kafka_bootstrap=stack.settings.kafka_bootstrap,
+        database_url=stack.settings.database_url,
+        log_dir=stack.paths.stack_dir / "bench" / namespace,
+        base_port=18900,
+        topic_namespace=namespace,
+        schema_prefix=f"{namespace}_",
+        extra_env={"CITYLOOP_AUTH_SECRET": SECRET, "CITYLOOP_LOG_LEVEL": "WARNING"},
+    )
+    fleet = Fleet(config)
+    fleet.start()
+    try:
+        driver = Driver(fleet)
+
+        async def drive() -> float:
+            await driver.run(min(10, args.cases), min(10, args.concurrency))  # warm-up
+            driver.command_latency.clear()
+            driver.case_seconds.clear()
+            try:
+                return await driver.run(args.cases, args.concurrency)
+            finally:
+                await driver.close()
+
+        seconds = asyncio.run(drive())
+        hops = hop_latencies(config, stack.settings.database_url)
+    finally:
+        fleet.stop()
+
+    results = {
+        "machine": machine(),
+        "cases": args.cases,
+        "concurrency": args.concurrency,
+        "seconds": round(seconds, 2),
+        "closed_cases_per_second": round(args.cases / seconds, 2),
+        "case_seconds_p50_p99": [round(percentile(driver.case_seconds, q), 3) for q in (0.5, 0.99)],
+        "command_ms_p50_p99": {
+            step: [round(1000 * percentile(values, q), 1) for q in (0.5, 0.99)]
+            for step, values in driver.command_latency.items()
+        },
+        "hop_ms_p50_p99": {
+            event_type: [round(1000 * percentile(values, q), 1) for q in (0.5, 0.99)]
+            for event_type, values in sorted(hops.items())
+        },
+        "hop_mean_ms_all": round(1000 * statistics.fmean(v for vs in hops.values() for v in vs), 1),
+    }
+    print(json.dumps(results, indent=2, ensure_ascii=False))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
