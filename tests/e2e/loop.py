@@ -219,4 +219,5 @@ class Loop:
         schema = self.fleet.config.schema(stage)
         with psycopg.connect(self._postgres_url, autocommit=True) as conn:
             conn.execute(f'SET search_path TO "{schema}"')
-            return conn.execute(query, params).fetchall()
+            cursor = conn.execute(query, params)
+            return cursor.fetchall() if cursor.description else []
