@@ -23,6 +23,7 @@ import platform
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -45,6 +46,18 @@ PHOTO = {"uri": "https://media.cityloop.example/p/1.jpg", "media_type": "image/j
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+async def _retrying(send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+    """Resend on a dropped connection; commands carry an idempotency key, so this is safe."""
+    for attempt in range(5):
+        try:
+            return await send()
+        except httpx.TransportError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.1)
+    raise AssertionError("unreachable")
 
 
 class Driver:
@@ -72,8 +85,9 @@ class Driver:
     async def command(
         self, step: str, stage: str, path: str, body: dict[str, Any], headers: dict[str, str]
     ) -> dict[str, Any]:
+        headers = {**headers, "Idempotency-Key": uuid4().hex}
         began = time.perf_counter()
-        response = await self.http[stage].post(path, json=body, headers=headers)
+        response = await _retrying(lambda: self.http[stage].post(path, json=body, headers=headers))
         self.command_latency[step].append(time.perf_counter() - began)
         if response.status_code >= 300:
             raise RuntimeError(f"{step}: {response.status_code} {response.text}")
@@ -82,11 +96,13 @@ class Driver:
 
     async def until(self, stage: str, case_id: UUID, status: str) -> dict[str, Any]:
         while True:
-            response = await self.http[stage].get(f"/cases/{case_id}", headers=self.chief)
+            response = await _retrying(
+                lambda: self.http[stage].get(f"/cases/{case_id}", headers=self.chief)
+            )
             if response.status_code == 200 and response.json()["status"] == status:
                 found: dict[str, Any] = response.json()
                 return found
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)
 
     async def one_case(self) -> None:
         began = time.perf_counter()

@@ -12,9 +12,14 @@ from cityloop_shared.messaging import headers
 
 
 class CaseLogContextMiddleware(BaseMiddleware):
-    """Reads the ids from record headers, so even an undecodable record is logged with them."""
+    """Reads the ids from record headers, so even an undecodable record is logged with them.
+
+    A batch binds nothing here: its handler binds each event's ids as it applies it.
+    """
 
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
+        if isinstance(msg.raw_message, tuple):
+            return await call_next(msg)
         context = {
             "case_id": msg.headers.get(headers.CASE_ID, ""),
             "event_id": msg.headers.get(headers.EVENT_ID, ""),

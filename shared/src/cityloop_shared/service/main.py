@@ -24,4 +24,7 @@ def serve(stage: Stage, migrations: Path, create_app: Callable[[ServiceSettings]
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        # Longer than clients' and proxies' idle pools, so a reused connection is not
+        # closed under a request in flight.
+        timeout_keep_alive=75,
     )
