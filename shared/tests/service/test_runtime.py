@@ -140,3 +140,36 @@ async def test_poison_and_impossible_events_go_to_the_dead_letter_topic(
     } == {intake}
     assert {r.value for r in letters} == {b"{not json", encode(closed_out_of_nowhere)}
     assert new_id() != closed_out_of_nowhere.case_id
+
+
+async def test_an_event_and_its_late_cause_in_one_batch(
+    runtime: ServiceRuntime, kafka_bootstrap: str
+) -> None:
+    async def react(_: Ledger, event: CaseEvent) -> None:
+        return None
+
+    reported = example_event("case.reported").model_copy(update={"site": "370212"})
+    accepted = example_event("case.accepted", reported.case_id, reported.link()).model_copy(
+        update={"causation_id": reported.event_id}
+    )
+    key = str(reported.case_id).encode()
+    # Both records are waiting before the service starts, so one batch holds them.
+    await publish_raw(
+        kafka_bootstrap,
+        event_topic(runtime.site, Stage.CASEFILE, runtime.namespace),
+        encode(accepted),
+        key,
+    )
+    await publish_raw(
+        kafka_bootstrap,
+        event_topic(runtime.site, Stage.INTAKE, runtime.namespace),
+        encode(reported),
+        key,
+    )
+    subscribe(runtime, react)
+    async with runtime.running():
+        await eventually(
+            lambda: scalar(runtime, select(cases.c.status)), lambda status: status == "accepted"
+        )
+    assert await scalar(runtime, select(func.count()).select_from(parked)) == 0
+    assert await scalar(runtime, select(func.count()).select_from(inbox)) == 2

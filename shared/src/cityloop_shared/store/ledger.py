@@ -62,6 +62,22 @@ class Ledger:
         self.conn = conn
         self.topic = topic
         self.emitted: list[CaseEvent] = []
+        self._may_have_parked = True
+        """False once this transaction saw the parked table empty and parked nothing since."""
+        self._prefetched: set[UUID] = set()
+        self._processed: set[UUID] = set()
+
+    async def prefetch(self, event_ids: list[UUID]) -> None:
+        """Read once, for a batch about to be received, which ids the inbox already holds and
+        whether anything waits in the parked table."""
+        found = await self.conn.execute(
+            select(inbox.c.event_id).where(inbox.c.event_id.in_(event_ids))
+        )
+        self._processed = set(found.scalars().all())
+        self._prefetched = set(event_ids)
+        self._may_have_parked = bool(
+            await self.conn.scalar(select(select(parked.c.event_id).exists()))
+        )
 
     async def is_processed(self, event_id: UUID) -> bool:
         found = await self.conn.scalar(select(inbox.c.event_id).where(inbox.c.event_id == event_id))
@@ -88,8 +104,11 @@ class Ledger:
 
     async def receive(self, event: CaseEvent, source: str) -> Received:
         """Apply an event read from a topic, at most once and only in a legal order."""
-        if await self.is_processed(event.event_id):
+        if event.event_id in self._processed or (
+            event.event_id not in self._prefetched and await self.is_processed(event.event_id)
+        ):
             return Received(Outcome.DUPLICATE)
+        self._processed.add(event.event_id)
         row = await self.case(event.case_id, for_update=True)
         try:
             await self._apply(event, row, source)
@@ -191,6 +210,7 @@ class Ledger:
         )
 
     async def _park(self, event: CaseEvent, cause: UUID, source: str) -> None:
+        self._may_have_parked = True
         await self.conn.execute(
             insert(parked).values(
                 event_id=event.event_id,
@@ -202,6 +222,8 @@ class Ledger:
         )
 
     async def _release_parked(self, cause: UUID, into: Received) -> None:
+        if not self._may_have_parked:
+            return
         waiting = (
             (await self.conn.execute(select(parked).where(parked.c.awaiting_event_id == cause)))
             .mappings()
@@ -209,6 +231,7 @@ class Ledger:
         )
         for row in waiting:
             await self.conn.execute(delete(parked).where(parked.c.event_id == row["event_id"]))
+            self._processed.discard(row["event_id"])
             released = await self.receive(decode(row["body"]), row["source"])
             into.applied.extend(released.applied)
             into.dead.extend(released.dead)
