@@ -7,19 +7,27 @@ topics no other test uses, settings for a service of that site, and tokens for i
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
+import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
 
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.codec import encode
 from cityloop_shared.contract.envelope import CaseEvent, ChainLink, Payload
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
 from cityloop_shared.service.auth import TokenSigner
+from cityloop_shared.service.migrations import upgrade
+from cityloop_shared.service.runtime import ServiceRuntime
 from cityloop_shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
 
 T = TypeVar("T")
@@ -171,3 +179,24 @@ async def upstream(
         yield stage
     finally:
         await producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def serve_in_process(
+    package: ModuleType, settings: ServiceSettings
+) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime]]:
+    """A service (``cityloop_<stage>``) migrated and running in the test's own process:
+    its consumer, relay and clocks run; HTTP goes straight to the app."""
+    assert settings.database.schema_name
+    upgrade(
+        settings.database, settings.database.schema_name, Path(package.__path__[0]) / "migrations"
+    )
+    create_app: Callable[[ServiceSettings], FastAPI] = importlib.import_module(
+        f"{package.__name__}.app"
+    ).create_app
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        base_url = f"http://{package.__name__.removeprefix('cityloop_')}"
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client, app.state.runtime

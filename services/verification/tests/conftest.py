@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest_asyncio
 
 import cityloop_verification
-from cityloop_shared.contract.topics import Stage
-from cityloop_shared.service.migrations import upgrade
+from cityloop_deploy.site_fixtures import serve_in_process
 from cityloop_shared.service.runtime import ServiceRuntime
 from cityloop_shared.settings import ServiceSettings
-from cityloop_verification.app import create_app
-
-MIGRATIONS = Path(cityloop_verification.__file__).parent / "migrations"
 
 
 @pytest_asyncio.fixture
 async def verification(
     service_settings: ServiceSettings,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime]]:
-    assert service_settings.database.schema_name
-    upgrade(service_settings.database, service_settings.database.schema_name, MIGRATIONS)
-    app = create_app(service_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://verification") as client:
-            yield client, app.state.runtime
-    assert Stage.VERIFICATION.value in app.title
+    async with serve_in_process(cityloop_verification, service_settings) as served:
+        yield served

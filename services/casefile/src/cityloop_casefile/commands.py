@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import Field
 from sqlalchemy import delete, insert, select, update
 
 from cityloop_casefile.tables import case_number_sequences, verification_tasks, void_requests
@@ -41,18 +41,19 @@ from cityloop_shared.contract.values import (
     Urgency,
 )
 from cityloop_shared.service.auth import CurrentActor, require_role
-from cityloop_shared.service.commands import load_case, run_command
+from cityloop_shared.service.commands import (
+    Command,
+    IdempotencyKey,
+    load_case,
+    run_command,
+    service_runtime,
+)
 from cityloop_shared.service.runtime import ServiceRuntime
 from cityloop_shared.store.ledger import CaseRow, Ledger
 
 router = APIRouter(prefix="/cases", tags=["casefile"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
 CENTRE_ROLES = (Role.ACCEPTANCE_OPERATOR, Role.DUTY_CHIEF, Role.DISPATCHER)
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Accept(Command):
@@ -88,11 +89,6 @@ class VoidDecision(Command):
     approve: bool
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 def _answer(event: Any, case: CaseRow | None = None) -> dict[str, Any]:
     return {
         "case_id": event.case_id,
@@ -108,7 +104,7 @@ async def accept(
 ) -> Any:
     """受理."""
     require_role(actor, Role.ACCEPTANCE_OPERATOR)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)
@@ -142,7 +138,7 @@ async def request_verification(
 ) -> Any:
     """核实任务: the grid's supervisor is sent to confirm a public report."""
     require_role(actor, Role.ACCEPTANCE_OPERATOR)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)
@@ -177,7 +173,7 @@ async def report_verification(
 ) -> Any:
     """核实反馈: only the supervisor the task went to reports it."""
     require_role(actor, Role.FIELD_SUPERVISOR)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)
@@ -218,7 +214,7 @@ async def register(
 ) -> Any:
     """立案 by the duty chief: category, level, urgency; number and time limit follow."""
     require_role(actor, Role.DUTY_CHIEF)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)
@@ -292,7 +288,7 @@ async def cancel(
 ) -> Any:
     """注销 / 不予立案, with the reason."""
     require_role(actor, Role.DUTY_CHIEF)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         await load_case(ledger, case_id, actor)
@@ -319,7 +315,7 @@ async def request_voiding(
 ) -> Any:
     """作废申请: any centre role asks; the duty chief decides."""
     require_role(actor, *CENTRE_ROLES)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)
@@ -351,7 +347,7 @@ async def decide_voiding(
 ) -> Any:
     """作废 approved (the case is voided) or refused (the request is dropped)."""
     require_role(actor, Role.DUTY_CHIEF)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         await load_case(ledger, case_id, actor)
@@ -392,7 +388,7 @@ async def forward_to_city(
 ) -> Any:
     """转市级: the district duty chief judges the problem a city department's."""
     require_role(actor, Role.DUTY_CHIEF)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
     if site_level(runtime.site) is not SiteLevel.DISTRICT:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="only a district forwards to the city")
 

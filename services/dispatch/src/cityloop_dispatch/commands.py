@@ -5,11 +5,11 @@ and supervision (督办), and the dispatcher's queue."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Request, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import AwareDatetime, Field
 from sqlalchemy import select, update
 
 from cityloop_dispatch.reactions import (
@@ -45,19 +45,20 @@ from cityloop_shared.contract.lifecycle import CaseStatus, IllegalTransition, al
 from cityloop_shared.contract.values import ClockStep, DepartmentId, Reason, Text, Urgency
 from cityloop_shared.reference.departments import Department
 from cityloop_shared.service.auth import CurrentActor, require_role, require_site
-from cityloop_shared.service.commands import load_case, run_command
+from cityloop_shared.service.commands import (
+    Command,
+    IdempotencyKey,
+    load_case,
+    run_command,
+    service_runtime,
+)
 from cityloop_shared.service.runtime import ServiceRuntime
 from cityloop_shared.store.ledger import CaseRow, Ledger
 from cityloop_shared.store.tables import cases
 
 router = APIRouter(tags=["dispatch"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
 FOLLOW_UP_ROLES = (Role.DISPATCHER, Role.UPPER_DEPARTMENT)
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Dispatch(Command):
@@ -92,11 +93,6 @@ class FollowUp(Command):
     message: Text
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 def _answer(event: CaseEvent) -> dict[str, Any]:
     return {"case_id": event.case_id, "event_id": event.event_id, "event_type": event.event_type}
 
@@ -105,7 +101,7 @@ def _answer(event: CaseEvent) -> dict[str, Any]:
 async def queue(actor: CurrentActor, request: Request) -> dict[str, Any]:
     """派遣队列: cases awaiting (re-)dispatch, and departments' requests awaiting a decision."""
     require_role(actor, Role.DISPATCHER)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
     require_site(actor, runtime.site)
     waiting = (
         select(dispatch_cases, cases.c.status)
@@ -131,7 +127,7 @@ async def dispatch(
 ) -> Any:
     """派遣: to the suggested department or the dispatcher's choice; the clock starts now."""
     require_role(actor, Role.DISPATCHER)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)
@@ -169,7 +165,7 @@ async def approve_return(
 ) -> Any:
     """回退 approved: the department's clock stops and the case waits for 改派."""
     require_role(actor, Role.DISPATCHER)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)
@@ -201,7 +197,7 @@ async def refuse_return(
 ) -> Any:
     """回退 refused: the department keeps the case, and its clock keeps running."""
     require_role(actor, Role.DISPATCHER)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         await load_case(ledger, case_id, actor)
@@ -220,7 +216,7 @@ async def redispatch(
 ) -> Any:
     """改派 after an approved return: to another department, with a fresh time limit."""
     require_role(actor, Role.DISPATCHER)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)
@@ -263,7 +259,7 @@ async def decide_extension(
     """延期: approved, the new deadline (by default the proposed one) is in force; refused,
     the old one stays."""
     require_role(actor, Role.DISPATCHER)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)
@@ -300,7 +296,7 @@ async def approve_suspension(
 ) -> Any:
     """挂账 approved: the case goes to the problem pool and its clock stands still."""
     require_role(actor, Role.DISPATCHER)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         await load_case(ledger, case_id, actor)
@@ -321,7 +317,7 @@ async def refuse_suspension(
 ) -> Any:
     """挂账 refused: the department goes on with the case."""
     require_role(actor, Role.DISPATCHER)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         await load_case(ledger, case_id, actor)
@@ -338,7 +334,7 @@ async def resume(
 ) -> Any:
     """Back from the problem pool: the working time left at suspension counts from now."""
     require_role(actor, Role.DISPATCHER)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)
@@ -385,7 +381,7 @@ async def _follow_up(
     key: str | None,
 ) -> Any:
     require_role(actor, *FOLLOW_UP_ROLES)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)

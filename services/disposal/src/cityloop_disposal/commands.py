@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import AwareDatetime, Field
 from sqlalchemy import ColumnElement, Row, func, select, update
 
 from cityloop_disposal.tables import PendingRequest, TaskState, is_open, tasks
@@ -26,17 +26,18 @@ from cityloop_shared.contract.events.disposal import (
 from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
 from cityloop_shared.contract.values import Attachment, Reason, Text
 from cityloop_shared.service.auth import CurrentActor, require_role
-from cityloop_shared.service.commands import load_case, run_command
+from cityloop_shared.service.commands import (
+    Command,
+    IdempotencyKey,
+    load_case,
+    run_command,
+    service_runtime,
+)
 from cityloop_shared.service.runtime import ServiceRuntime
 from cityloop_shared.store.ledger import Ledger
 from cityloop_shared.store.tables import cases
 
 router = APIRouter(tags=["disposal"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Accept(Command):
@@ -57,11 +58,6 @@ class Complete(Command):
     evidence: tuple[Attachment, ...] = Field(
         min_length=1, description="Photos of the result: at least one"
     )
-
-
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
 
 
 def _answer(event: CaseEvent, state: TaskState) -> dict[str, Any]:
@@ -117,7 +113,7 @@ async def accept(
 ) -> Any:
     """签收: the department takes the task it was dispatched."""
     _require_department(actor, Role.DEPARTMENT)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         task = await _own_task(ledger, case_id, actor)
@@ -150,7 +146,7 @@ async def request_return(
 ) -> Any:
     """回退申请: the case is not this department's responsibility; the dispatcher decides."""
     _require_department(actor, Role.DEPARTMENT)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         task = await _own_task(ledger, case_id, actor)
@@ -177,7 +173,7 @@ async def request_extension(
 ) -> Any:
     """延期申请: more time, to a proposed deadline later than the one in force."""
     _require_department(actor, Role.DEPARTMENT)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         task = await _own_task(ledger, case_id, actor)
@@ -217,7 +213,7 @@ async def request_suspension(
 ) -> Any:
     """挂账申请: the problem cannot be solved within the limit (works, season, funding)."""
     _require_department(actor, Role.DEPARTMENT)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         task = await _own_task(ledger, case_id, actor)
@@ -240,7 +236,7 @@ async def complete(
 ) -> Any:
     """处置完成: the problem is handled on site; reported back with photos of the result."""
     _require_department(actor, Role.DEPARTMENT)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         task = await _own_task(ledger, case_id, actor)
@@ -281,7 +277,7 @@ async def task_list(
     A department sees its own tasks; an upper-level department (上级专业部门) its
     subordinates'. ``state`` picks one state, ended ones (returned, closed) included.
     """
-    visible = _visible_departments(_runtime(request), actor)
+    visible = _visible_departments(service_runtime(request), actor)
     if department_id is not None and department_id not in visible:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -303,7 +299,7 @@ async def task_list(
             tasks.c.state == state.value if state else is_open(),
         )
     )
-    async with _runtime(request).engine.connect() as conn:
+    async with service_runtime(request).engine.connect() as conn:
         total = await conn.scalar(select(func.count()).select_from(query.subquery()))
         rows = (
             await conn.execute(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Any, Self
 
-from fastapi import APIRouter, Header, HTTPException, Request, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import Field, model_validator
 
 from cityloop_intake.filing import (
     Refusal,
@@ -27,12 +27,11 @@ from cityloop_shared.contract.values import (
     Text,
 )
 from cityloop_shared.service.auth import CurrentActor, require_role, require_site
-from cityloop_shared.service.commands import run_command
+from cityloop_shared.service.commands import Command, IdempotencyKey, run_command, service_runtime
 from cityloop_shared.service.runtime import ServiceRuntime
 from cityloop_shared.store.ledger import Ledger
 
 router = APIRouter(prefix="/reports", tags=["intake"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
 CHANNEL_ROLES = {
     ReportChannel.SUPERVISOR: Role.FIELD_SUPERVISOR,
@@ -46,10 +45,6 @@ operators for video patrols and the hotline (热线), a leader for what they ass
 CATEGORY_REQUIRED = frozenset({ReportChannel.SUPERVISOR, ReportChannel.VIDEO})
 """Supervisors and video operators are trained on the dictionary; the public and leaders
 may not know the category, which the duty chief then sets at registration."""
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ReportedLocation(Command):
@@ -92,18 +87,13 @@ class FileReport(Command):
     )
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def report(
     body: FileReport, actor: CurrentActor, request: Request, key: IdempotencyKey = None
 ) -> Any:
     """上报: a report opens a case, flagged when it looks like one already open nearby."""
     require_role(actor, CHANNEL_ROLES[body.channel])
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
     require_site(actor, runtime.site)
     try:
         payload = _payload(runtime, body)

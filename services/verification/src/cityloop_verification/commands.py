@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import Field, ValidationInfo, field_validator
 from sqlalchemy import Row, func, select, update
 
 from cityloop_shared.contract.actors import Actor, Role
@@ -22,20 +22,20 @@ from cityloop_shared.contract.events.verification import (
 )
 from cityloop_shared.contract.values import Attachment, ClockStep, Reason, ReportChannel
 from cityloop_shared.service.auth import CurrentActor, require_role, require_site
-from cityloop_shared.service.commands import load_case, run_command
-from cityloop_shared.service.runtime import ServiceRuntime
+from cityloop_shared.service.commands import (
+    Command,
+    IdempotencyKey,
+    load_case,
+    run_command,
+    service_runtime,
+)
 from cityloop_shared.store.ledger import CaseRow, Ledger
 from cityloop_shared.store.tables import cases, timeline
 from cityloop_verification.tables import CheckResult, check_tasks
 
 router = APIRouter(tags=["verification"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 
 CENTRE_ROLES = (Role.ACCEPTANCE_OPERATOR, Role.DUTY_CHIEF, Role.DISPATCHER)
-
-
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Check(Command):
@@ -74,11 +74,6 @@ class Satisfaction(Command):
     remarks: str | None = Field(default=None, max_length=2000)
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 def _answer(event: Any) -> dict[str, Any]:
     return {"case_id": event.case_id, "event_id": event.event_id, "event_type": event.event_type}
 
@@ -93,7 +88,7 @@ async def check_list(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """核查任务, soonest due first: a supervisor sees their own, the centre the site's."""
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
     require_role(actor, Role.FIELD_SUPERVISOR, *CENTRE_ROLES)
     if actor.role is Role.FIELD_SUPERVISOR:
         if supervisor_id not in (None, actor.id):
@@ -130,7 +125,7 @@ async def check(
 ) -> Any:
     """核查反馈: the supervisor the task went to says whether the problem is solved on site."""
     require_role(actor, Role.FIELD_SUPERVISOR)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         task = await _task_of(ledger, case_id, actor)
@@ -167,7 +162,7 @@ async def close(
 ) -> Any:
     """结案 by the duty chief, once the check has confirmed the result."""
     require_role(actor, Role.DUTY_CHIEF)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         await load_case(ledger, case_id, actor)
@@ -193,7 +188,7 @@ async def record_satisfaction(
 ) -> Any:
     """回访: the public reporter of a closed case is called back, once, for their satisfaction."""
     require_role(actor, Role.ACCEPTANCE_OPERATOR)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
 
     async def decide(ledger: Ledger) -> dict[str, Any]:
         case = await load_case(ledger, case_id, actor)

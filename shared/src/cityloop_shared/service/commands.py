@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import HTTPException, status
+from fastapi import Header, HTTPException, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import insert, select
 
 from cityloop_shared.contract.actors import Actor
@@ -24,8 +25,22 @@ from cityloop_shared.service.runtime import ServiceRuntime, retry_on_conflict
 from cityloop_shared.store.ledger import CaseRow, Ledger
 from cityloop_shared.store.tables import idempotency_keys
 
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+"""The client's key for a command: the same key again returns the first answer."""
+
 Decision = Callable[[Ledger], Awaitable[Any]]
 """Decides a command inside the transaction; returns the JSON-able answer."""
+
+
+class Command(BaseModel):
+    """Base of every command body: an unknown field is refused with 422 naming it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def service_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
 
 
 async def run_command(

@@ -12,21 +12,16 @@ from cityloop_shared.contract.lifecycle import CaseStatus
 from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
 from cityloop_shared.contract.values import GridCode
 from cityloop_shared.service.auth import CurrentActor, require_site
-from cityloop_shared.service.runtime import ServiceRuntime
+from cityloop_shared.service.commands import service_runtime
 from cityloop_shared.store.tables import cases, timeline
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 @router.get("/{case_id}")
 async def case_detail(case_id: UUID, actor: CurrentActor, request: Request) -> dict[str, Any]:
     """The case as this service sees it, with its full timeline: who, what, when, why."""
-    async with _runtime(request).engine.connect() as conn:
+    async with service_runtime(request).engine.connect() as conn:
         row = (
             (await conn.execute(select(cases).where(cases.c.case_id == case_id))).mappings().first()
         )
@@ -71,7 +66,7 @@ async def case_list(
     for column, value in filters.items():
         if value is not None:
             query = query.where(cases.c[column] == value)
-    async with _runtime(request).engine.connect() as conn:
+    async with service_runtime(request).engine.connect() as conn:
         total = await conn.scalar(select(func.count()).select_from(query.subquery()))
         rows = (
             await conn.execute(

@@ -22,7 +22,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from cityloop_intake.commands import IdempotencyKey
 from cityloop_intake.filing import Refusal, event_category, file_report, locate
 from cityloop_intake.open311.formats import Format, Open311Error, error_response, respond
 from cityloop_intake.open311.models import (
@@ -47,7 +46,7 @@ from cityloop_shared.contract.values import (
     TimeUnit,
 )
 from cityloop_shared.reference.categories import Category
-from cityloop_shared.service.commands import run_command
+from cityloop_shared.service.commands import IdempotencyKey, run_command, service_runtime
 from cityloop_shared.service.runtime import ServiceRuntime
 from cityloop_shared.store.ledger import Ledger
 
@@ -126,7 +125,7 @@ async def discovery(fmt: Format, request: Request) -> Response:
 async def services(fmt: Format, request: Request, jurisdiction_id: str | None = None) -> Response:
     """The services: every category of the site's dictionary, grouped by major category."""
     _check_jurisdiction(request, jurisdiction_id)
-    categories = _runtime(request).reference.categories
+    categories = service_runtime(request).reference.categories
     return respond(fmt, "services", [service(categories, category) for category in categories])
 
 
@@ -145,7 +144,7 @@ async def post_service_request(
     fmt: Format, request: Request, key: IdempotencyKey = None
 ) -> Response:
     """A public report (公众举报) from a 311 client: it opens a case like a hotline call."""
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
     fields = await _form(request)
     owner = _state(request).settings.owner_of(
         fields.pop("api_key", None) or request.query_params.get("api_key")
@@ -187,7 +186,7 @@ async def service_request_of_token(
 ) -> Response:
     """The service request a token was given with."""
     _check_jurisdiction(request, jurisdiction_id)
-    async with _runtime(request).engine.connect() as conn:
+    async with service_runtime(request).engine.connect() as conn:
         case_id = await request_of_token(conn, token)
     if case_id is None:
         raise Open311Error(status.HTTP_404_NOT_FOUND, f"token {token} not found")
@@ -197,7 +196,7 @@ async def service_request_of_token(
 @router.get("/requests.{fmt}")
 async def service_requests(fmt: Format, request: Request) -> Response:
     """Requests by id, or by service, date range (90 days at most) and open/closed."""
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
     arguments: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         if value:
@@ -227,7 +226,7 @@ async def service_request_detail(
 ) -> Response:
     """One request."""
     _check_jurisdiction(request, jurisdiction_id)
-    runtime = _runtime(request)
+    runtime = service_runtime(request)
     try:
         case_id = UUID(service_request_id)
     except ValueError:
@@ -243,11 +242,6 @@ async def service_request_detail(
     return respond(fmt, "service_requests", [service_request(runtime.reference, rows[0])])
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
 def _state(request: Request) -> Open311State:
     state: Open311State = request.app.state.open311
     return state
@@ -255,7 +249,7 @@ def _state(request: Request) -> Open311State:
 
 def _check_jurisdiction(request: Request, jurisdiction_id: str | None) -> None:
     """One endpoint, one jurisdiction: the site (or its configured id); others are unknown."""
-    own = _state(request).settings.jurisdiction_id or _runtime(request).site
+    own = _state(request).settings.jurisdiction_id or service_runtime(request).site
     if jurisdiction_id and jurisdiction_id != own:
         raise Open311Error(
             status.HTTP_404_NOT_FOUND,
@@ -264,7 +258,7 @@ def _check_jurisdiction(request: Request, jurisdiction_id: str | None) -> None:
 
 
 def _service(request: Request, code: str) -> Category:
-    found = service_category(_runtime(request).reference.categories, code)
+    found = service_category(service_runtime(request).reference.categories, code)
     if found is None:
         raise Open311Error(status.HTTP_404_NOT_FOUND, f"service_code {code} not found")
     return found
