@@ -68,7 +68,7 @@ async def apply(
     for start in range(0, len(events), batch):
         chunk = events[start : start + batch]
         async with engine.begin() as conn:
-            ledger = Ledger(conn, "bench")
+            ledger = Ledger(conn, "bench", "370212")
             await ledger.prefetch([event.event_id for event in chunk])
             for event in chunk:
                 await ledger.receive(event, "bench")

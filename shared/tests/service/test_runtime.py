@@ -56,7 +56,6 @@ async def test_emitted_events_are_relayed_and_read_back_as_duplicates(
             accepted = await ledger.emit(
                 CaseAccepted,
                 case_id=reported.case_id,
-                site=runtime.site,
                 actor=ACTOR,
                 payload=CaseAcceptedPayload(needs_verification=False),
             )

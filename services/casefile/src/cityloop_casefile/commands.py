@@ -113,7 +113,6 @@ async def accept(
         event = await ledger.emit(
             CaseAccepted,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=CaseAcceptedPayload(needs_verification=needs),
         )
@@ -148,7 +147,6 @@ async def request_verification(
         event = await ledger.emit(
             VerificationRequested,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=VerificationRequestedPayload(supervisor_id=supervisor_id, due_at=due_at),
         )
@@ -190,7 +188,6 @@ async def report_verification(
         event = await ledger.emit(
             VerificationReported,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=VerificationReportedPayload(
                 confirmed=body.confirmed, remarks=body.remarks, attachments=body.attachments
@@ -257,7 +254,6 @@ async def register(
         event = await ledger.emit(
             CaseRegistered,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=CaseRegisteredPayload(
                 case_number=number,
@@ -295,7 +291,6 @@ async def cancel(
         event = await ledger.emit(
             CaseCancelled,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=ReasonPayload(reason=body.reason),
         )
@@ -366,7 +361,6 @@ async def decide_voiding(
         event = await ledger.emit(
             CaseVoided,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=CaseVoidedPayload(
                 reason=pending.reason, requested_by=pending.requested_by, approved_by=actor.id
@@ -397,7 +391,6 @@ async def forward_to_city(
         event = await ledger.emit(
             CaseForwardedToCity,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=CaseForwardedToCityPayload(city_site=city_of(runtime.site), reason=body.reason),
         )

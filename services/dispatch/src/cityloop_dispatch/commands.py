@@ -139,7 +139,6 @@ async def dispatch(
         event = await ledger.emit(
             CaseDispatched,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=CaseDispatchedPayload(
                 department_id=department.id,
@@ -232,7 +231,6 @@ async def redispatch(
         event = await ledger.emit(
             CaseRedispatched,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=CaseRedispatchedPayload(
                 department_id=department.id,
@@ -271,7 +269,6 @@ async def decide_extension(
         event = await ledger.emit(
             ExtensionDecided,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=ExtensionDecidedPayload(
                 approved=body.approved, deadline=deadline, reason=body.reason
@@ -346,7 +343,6 @@ async def resume(
         event = await ledger.emit(
             SuspensionResumed,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=SuspensionResumedPayload(deadline=deadline, reason=body.reason),
         )
@@ -393,7 +389,6 @@ async def _follow_up(
         event = await ledger.emit(
             model,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=FollowUpPayload(message=body.message, department_id=department_id),
         )
@@ -467,7 +462,6 @@ async def _settle(
     event = await ledger.emit(
         model,
         case_id=case_id,
-        site=runtime.site,
         actor=actor,
         payload=ReasonPayload(reason=reason),
     )

@@ -53,7 +53,6 @@ def reactions(runtime: ServiceRuntime) -> Reaction:
                 await ledger.emit(
                     FeedbackForwarded,
                     case_id=event.case_id,
-                    site=runtime.site,
                     actor=actor,
                     payload=FeedbackForwardedPayload(),
                     cause=event,
@@ -130,7 +129,6 @@ async def _reopen_for_rework(
     await ledger.emit(
         CaseReopenedForRework,
         case_id=event.case_id,
-        site=runtime.site,
         actor=actor,
         payload=CaseReopenedForReworkPayload(
             department_id=case.department_id, deadline=deadline, reason=event.payload.reason

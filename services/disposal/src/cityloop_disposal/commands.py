@@ -120,7 +120,6 @@ async def accept(
         event = await ledger.emit(
             DisposalAccepted,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=DisposalAcceptedPayload(department_id=task.department_id),
         )
@@ -153,7 +152,6 @@ async def request_return(
         event = await ledger.emit(
             ReturnRequested,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=ReasonPayload(reason=body.reason),
         )
@@ -191,7 +189,6 @@ async def request_extension(
         event = await ledger.emit(
             ExtensionRequested,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=ExtensionRequestedPayload(
                 proposed_deadline=body.proposed_deadline, reason=body.reason
@@ -220,7 +217,6 @@ async def request_suspension(
         event = await ledger.emit(
             SuspensionRequested,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=ReasonPayload(reason=body.reason),
         )
@@ -243,7 +239,6 @@ async def complete(
         event = await ledger.emit(
             DisposalCompleted,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=DisposalCompletedPayload(
                 department_id=task.department_id,

@@ -129,7 +129,6 @@ async def file_report(
     event = await ledger.emit(
         CaseReported,
         case_id=new_id(),
-        site=runtime.site,
         actor=actor,
         payload=payload.model_copy(update={"possible_duplicates": duplicates}),
     )

@@ -133,7 +133,6 @@ async def check(
             event: CheckPassed | CheckFailed = await ledger.emit(
                 CheckPassed,
                 case_id=case_id,
-                site=runtime.site,
                 actor=actor,
                 payload=CheckResultPayload(remarks=body.remarks, attachments=body.attachments),
             )
@@ -142,7 +141,6 @@ async def check(
             event = await ledger.emit(
                 CheckFailed,
                 case_id=case_id,
-                site=runtime.site,
                 actor=actor,
                 payload=CheckFailedPayload(reason=body.reason, attachments=body.attachments),
             )
@@ -169,7 +167,6 @@ async def close(
         event = await ledger.emit(
             CaseClosed,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=CaseClosedPayload(remarks=body.remarks),
         )
@@ -196,7 +193,6 @@ async def record_satisfaction(
         event = await ledger.emit(
             SatisfactionRecorded,
             case_id=case_id,
-            site=runtime.site,
             actor=actor,
             payload=SatisfactionRecordedPayload(score=body.score, remarks=body.remarks),
         )

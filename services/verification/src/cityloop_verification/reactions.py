@@ -56,7 +56,6 @@ async def request_check(runtime: ServiceRuntime, ledger: Ledger, cause: Feedback
     event = await ledger.emit(
         CheckRequested,
         case_id=case.case_id,
-        site=runtime.site,
         actor=Actor.system(runtime.site, "verification"),
         payload=CheckRequestedPayload(supervisor_id=supervisor.id, due_at=due_at),
         cause=cause,

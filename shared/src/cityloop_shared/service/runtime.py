@@ -78,7 +78,7 @@ class ServiceRuntime:
         a crash in between redelivers the record rather than losing its dead letter.
         """
         async with self.engine.begin() as conn:
-            ledger = Ledger(conn, self.topic)
+            ledger = Ledger(conn, self.topic, self.site)
             yield ledger
             for letter in dead_letters or ():
                 await self.send_dead_letter(letter)

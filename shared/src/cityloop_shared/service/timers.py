@@ -29,7 +29,6 @@ async def scan_clocks(runtime: ServiceRuntime) -> int:
             await ledger.emit(
                 model,
                 case_id=signal.case_id,
-                site=runtime.site,
                 actor=actor,
                 payload=TimeLimitPayload(step=signal.step, deadline=signal.deadline),
             )

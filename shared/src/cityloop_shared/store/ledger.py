@@ -58,9 +58,11 @@ class CaseRow:
 
 
 class Ledger:
-    def __init__(self, conn: AsyncConnection, topic: str) -> None:
+    def __init__(self, conn: AsyncConnection, topic: str, site: str) -> None:
         self.conn = conn
         self.topic = topic
+        self.site = site
+        """The site whose stream this ledger writes: the site of every event it emits."""
         self.emitted: list[CaseEvent] = []
         self._may_have_parked = True
         """False once this transaction saw the parked table empty and parked nothing since."""
@@ -127,7 +129,6 @@ class Ledger:
         model: type[E],
         *,
         case_id: UUID,
-        site: str,
         actor: Actor,
         payload: Payload,
         cause: CaseEvent | None = None,
@@ -140,7 +141,7 @@ class Ledger:
         row = await self.case(case_id, for_update=True)
         event = model.create(
             case_id=case_id,
-            site=site,
+            site=self.site,
             actor=actor,
             payload=payload,
             previous=await self._last_link(case_id),
