@@ -69,9 +69,12 @@ async def apply(
         chunk = events[start : start + batch]
         async with engine.begin() as conn:
             ledger = Ledger(conn, "bench", "370212")
-            await ledger.prefetch([event.event_id for event in chunk])
+            await ledger.prefetch(
+                [event.event_id for event in chunk], {event.case_id for event in chunk}
+            )
             for event in chunk:
                 await ledger.receive(event, "bench")
+            await ledger.flush()
     seconds = time.perf_counter() - began
     await engine.dispose()
     return seconds

@@ -81,7 +81,10 @@ async def _apply(
     dead_letters: list[DeadLetter],
 ) -> None:
     async with runtime.transaction(dead_letters) as ledger:
-        await ledger.prefetch([delivery.event.event_id for delivery in deliveries])
+        await ledger.prefetch(
+            [delivery.event.event_id for delivery in deliveries],
+            {delivery.event.case_id for delivery in deliveries},
+        )
         for delivery in deliveries:
             with structlog.contextvars.bound_contextvars(**event_log_context(delivery.event)):
                 received = await ledger.receive(delivery.event, delivery.source)
