@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cityloop_shared.contract.actors import Actor
@@ -287,6 +287,3 @@ class Ledger:
             released = await self.receive(decode(row["body"]), row["source"])
             into.applied.extend(released.applied)
             into.dead.extend(released.dead)
-
-    async def parked_count(self) -> int:
-        return int(await self.conn.scalar(select(func.count()).select_from(parked)) or 0)
