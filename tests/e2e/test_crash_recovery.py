@@ -56,3 +56,28 @@ def test_killed_services_lose_nothing_and_apply_nothing_twice(loop: Loop, fleet:
         parked = loop.sql(stage, "SELECT count(*) FROM parked")
         assert parked == [(0,)]
     assert every_event
+
+
+def test_deadlines_survive_a_crash_of_their_service(loop: Loop, fleet: Fleet) -> None:
+    case_id = loop.report()
+    loop.accept(case_id)
+    loop.register(case_id)
+    loop.dispatch(case_id)
+    before = loop.sql(
+        "dispatch", "SELECT deadline FROM clocks WHERE case_id = %s AND step = 'disposal'", case_id
+    )
+    fleet["dispatch"].kill()
+    fleet["dispatch"].start()
+    fleet["dispatch"].wait_ready()
+    after = loop.sql(
+        "dispatch", "SELECT deadline FROM clocks WHERE case_id = %s AND step = 'disposal'", case_id
+    )
+    assert after == before
+    # The restarted service's scan still fires the clock it kept.
+    loop.sql(
+        "dispatch",
+        "UPDATE clocks SET warn_at = now() - interval '2 minutes', "
+        "deadline = now() - interval '1 minute' WHERE case_id = %s AND step = 'disposal'",
+        case_id,
+    )
+    loop.await_event("casefile", case_id, "time_limit.overdue")
