@@ -12,7 +12,7 @@ import httpx
 from cityloop_deploy.site_fixtures import UpstreamStage, eventually, topic_records
 from cityloop_shared.contract import Actor, Role, Stage, decode, new_id, verify_chain
 from cityloop_shared.contract.events.intake import CaseReported, CaseReportedPayload
-from cityloop_shared.contract.values import GeoPoint, Location, ReportChannel
+from cityloop_shared.contract.values import GeoPoint, Location, PublicReporter, ReportChannel
 from cityloop_shared.service.runtime import ServiceRuntime
 
 Client = tuple[httpx.AsyncClient, ServiceRuntime]
@@ -241,3 +241,28 @@ async def test_forwarding_to_the_city_is_recorded(
     detail = (await client.get(f"/cases/{case_id}", headers=operator)).json()
     assert detail["status"] == "forwarded_to_city"
     assert detail["timeline"][-1]["payload"]["city_site"] == "370200"
+
+
+async def test_only_the_supervision_centre_sees_the_reporters_personal_data(
+    casefile: Client, auth: Auth, upstream: Upstream
+) -> None:
+    client, _ = casefile
+    event = await upstream(Stage.INTAKE).emit(
+        CaseReported,
+        case_id=new_id(),
+        actor=Actor(id="op-1", role=Role.ACCEPTANCE_OPERATOR, site="370212"),
+        payload=CaseReportedPayload(
+            channel=ReportChannel.PUBLIC,
+            description="噪音扰民",
+            location=Location(grid_code=GRID),
+            reporter=PublicReporter(name="张三", phone="13800000000"),
+        ),
+    )
+    operator = auth(Role.ACCEPTANCE_OPERATOR)
+    await known(client, event.case_id, operator)
+    seen = (await client.get(f"/cases/{event.case_id}", headers=operator)).json()
+    assert seen["timeline"][0]["payload"]["reporter"]["phone"] == "13800000000"
+    department = auth(Role.DEPARTMENT, department_id="370212-sanitation")
+    hidden = (await client.get(f"/cases/{event.case_id}", headers=department)).json()
+    assert hidden["timeline"][0]["payload"]["reporter"] is None
+    assert hidden["timeline"][0]["payload"]["description"] == "噪音扰民"

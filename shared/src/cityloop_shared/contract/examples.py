@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from cityloop_shared.contract import EVENT_TYPES, Actor, CaseEvent, ChainLink, Role, new_id
+from cityloop_shared.contract.registry import payload_model
 
 DEADLINE = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 PHOTO = {"uri": "https://media.cityloop.example/p/1.jpg", "media_type": "image/jpeg"}
@@ -98,13 +99,10 @@ def example_event(
     case_id: UUID | None = None,
     previous: ChainLink | None = None,
 ) -> CaseEvent:
-    model = EVENT_TYPES[event_type]
-    payload_model = model.model_fields["payload"].annotation
-    assert isinstance(payload_model, type)
-    return model.create(
+    return EVENT_TYPES[event_type].create(
         case_id=case_id or new_id(),
         site="370212",
         actor=ACTOR,
-        payload=payload_model.model_validate(PAYLOADS[event_type]),
+        payload=payload_model(event_type).model_validate(PAYLOADS[event_type]),
         previous=previous,
     )

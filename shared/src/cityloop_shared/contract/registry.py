@@ -7,7 +7,7 @@ from typing import Annotated, Union, get_args
 
 from pydantic import Field
 
-from .envelope import CaseEvent
+from .envelope import CaseEvent, Payload
 from .events.casefile import (
     CaseAccepted,
     CaseCancelled,
@@ -90,3 +90,11 @@ EVENT_TYPES: MappingProxyType[str, type[CaseEvent]] = MappingProxyType(
     {cls.model_fields["event_type"].default: cls for cls in get_args(get_args(AnyCaseEvent)[0])}
 )
 """Event type name → model."""
+
+
+def payload_model(event_type: str) -> type[Payload]:
+    """The payload model of an event type, e.g. to read a payload stored as JSON."""
+    annotation = EVENT_TYPES[event_type].model_fields["payload"].annotation
+    if not (isinstance(annotation, type) and issubclass(annotation, Payload)):
+        raise TypeError(f"{event_type} has no payload model")
+    return annotation

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import func, select
 
+from cityloop_shared.contract.actors import Role
+from cityloop_shared.contract.codec import redact
 from cityloop_shared.contract.lifecycle import CaseStatus
+from cityloop_shared.contract.registry import payload_model
 from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
 from cityloop_shared.contract.values import GridCode
 from cityloop_shared.service.auth import CurrentActor, require_site
@@ -16,6 +20,10 @@ from cityloop_shared.service.commands import service_runtime
 from cityloop_shared.store.tables import cases, timeline
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+
+SEES_PERSONAL_DATA = frozenset({Role.ACCEPTANCE_OPERATOR, Role.DUTY_CHIEF})
+"""The supervision centre, which calls reporters back; everyone else sees timelines without
+the public's names, phones and emails."""
 
 
 @router.get("/{case_id}")
@@ -35,7 +43,17 @@ async def case_detail(case_id: UUID, actor: CurrentActor, request: Request) -> d
                 .order_by(timeline.c.occurred_at, timeline.c.event_id)
             )
         ).mappings()
-        return {**row, "timeline": [dict(entry) for entry in entries]}
+        shown = (
+            (lambda entry: dict(entry))
+            if actor.role in SEES_PERSONAL_DATA
+            else _without_personal_data
+        )
+        return {**row, "timeline": [shown(entry) for entry in entries]}
+
+
+def _without_personal_data(entry: Mapping[Any, Any]) -> dict[str, Any]:
+    payload = redact(payload_model(entry["event_type"]).model_validate(entry["payload"]))
+    return {**entry, "payload": payload.model_dump(mode="json")}
 
 
 @router.get("")
