@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from cityloop_deploy.site_fixtures import eventually, topic_records
 from cityloop_shared.contract import CaseEvent, Stage, encode, event_topic, new_id
 from cityloop_shared.contract.events.casefile import CaseAccepted, CaseAcceptedPayload
+from cityloop_shared.contract.events.verification import CaseClosed, CaseClosedPayload
 from cityloop_shared.contract.examples import ACTOR, example_event
 from cityloop_shared.messaging import headers
 from cityloop_shared.service.consumer import subscribe
@@ -172,3 +173,24 @@ async def test_an_event_and_its_late_cause_in_one_batch(
         )
     assert await scalar(runtime, select(func.count()).select_from(parked)) == 0
     assert await scalar(runtime, select(func.count()).select_from(inbox)) == 2
+
+
+async def test_a_reaction_the_case_has_outgrown_is_skipped_not_retried_forever(
+    runtime: ServiceRuntime, kafka_bootstrap: str
+) -> None:
+    async def close_at_once(ledger: Ledger, event: CaseEvent) -> None:
+        await ledger.emit(
+            CaseClosed, case_id=event.case_id, actor=ACTOR, payload=CaseClosedPayload()
+        )
+
+    subscribe(runtime, close_at_once)
+    intake = event_topic(runtime.site, Stage.INTAKE, runtime.namespace)
+    first, second = example_event("case.reported"), example_event("case.reported")
+    async with runtime.running():
+        for event in (first, second):
+            await publish_raw(kafka_bootstrap, intake, encode(event), str(event.case_id).encode())
+        await eventually(
+            lambda: scalar(runtime, select(func.count()).select_from(cases)), lambda n: n == 2
+        )
+    assert await scalar(runtime, select(func.count()).select_from(journal)) == 0
+    assert await scalar(runtime, select(func.count()).where(cases.c.status == "reported")) == 2

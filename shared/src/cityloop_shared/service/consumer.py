@@ -16,6 +16,7 @@ from faststream.kafka import KafkaMessage
 
 from cityloop_shared.contract.codec import UndecodableEvent, decode, encode
 from cityloop_shared.contract.envelope import CaseEvent
+from cityloop_shared.contract.lifecycle import IllegalTransition
 from cityloop_shared.contract.topics import Stage, event_topic
 from cityloop_shared.logging import event_log_context, get_logger
 from cityloop_shared.messaging.broker import subscriber_options
@@ -89,7 +90,12 @@ async def _apply(
             with structlog.contextvars.bound_contextvars(**event_log_context(delivery.event)):
                 received = await ledger.receive(delivery.event, delivery.source)
                 for applied in received.applied:
-                    await react(ledger, applied)
+                    try:
+                        await react(ledger, applied)
+                    except IllegalTransition as moved_on:
+                        # The case moved on (a parked event was released after it): the
+                        # reaction no longer applies, and nothing of it was written.
+                        log.warning("reaction.skipped", reason=str(moved_on))
                 for dead, error in received.dead:
                     reason = f"illegal transition: {error}"
                     dead_letters.append(
