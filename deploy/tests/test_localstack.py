@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -162,6 +163,11 @@ def test_a_recycled_pid_of_another_program_does_not_count(tmp_path: Path) -> Non
 def sleeper(tmp_path: Path) -> Iterator[tuple[int, str]]:
     marker = str(tmp_path / "server.properties")
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker])
+    # Until the child has exec'd, /proc still shows the parent's command line.
+    for _ in range(500):
+        if marker in (process.command_line(child.pid) or []):
+            break
+        time.sleep(0.01)
     try:
         yield child.pid, marker
     finally:
