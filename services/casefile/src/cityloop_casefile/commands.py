@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +40,7 @@ from cityloop_shared.contract.values import (
     ReportChannel,
     Urgency,
 )
+from cityloop_shared.reference.categories import Category as ReferenceCategory
 from cityloop_shared.service.auth import CurrentActor, require_role
 from cityloop_shared.service.commands import (
     Command,
@@ -243,13 +244,13 @@ async def register(
         limit = runtime.reference.time_limits.limit_for(
             ClockStep.DISPOSAL, category.code, body.urgency
         )
-        now = datetime.now(UTC)
+        today = datetime.now(UTC).astimezone(runtime.reference.calendar.zone).date()
         number = case_number(
             runtime.site,
-            CaseKind(category.kind),
+            category.kind,
             category.code,
-            now.astimezone(runtime.reference.calendar.zone).date(),
-            await _next_sequence(ledger, now.astimezone(runtime.reference.calendar.zone).date()),
+            today,
+            await _next_sequence(ledger, today),
         )
         event = await ledger.emit(
             CaseRegistered,
@@ -409,7 +410,7 @@ def _grid_supervisor(runtime: ServiceRuntime, case: CaseRow) -> str:
     return supervisor.id
 
 
-def _category(runtime: ServiceRuntime, body: Register) -> Any:
+def _category(runtime: ServiceRuntime, body: Register) -> ReferenceCategory:
     found = runtime.reference.categories.get(body.category_code, body.kind)
     if found is None:
         raise HTTPException(
@@ -447,7 +448,7 @@ async def _stop_all_clocks(
         await clocks.stop(case_id, step, at)
 
 
-async def _next_sequence(ledger: Ledger, day: Any) -> int:
+async def _next_sequence(ledger: Ledger, day: date) -> int:
     """The site's next case number of the day; the row lock serialises registrations."""
     current = await ledger.conn.scalar(
         select(case_number_sequences.c.last_sequence)
