@@ -37,6 +37,15 @@ class DatabaseSettings(BaseSettings):
     schema_name: str | None = Field(
         default=None, description="The service's own schema; defaults to the service name"
     )
+    pool_size: int = Field(
+        default=15, gt=0, description="Connections kept open: HTTP commands, consumer, relay"
+    )
+    pool_overflow: int = Field(
+        default=0,
+        ge=0,
+        description="Extra connections under bursts, closed after use; opening one costs the "
+        "server a process, so by default a burst waits for a pooled connection instead",
+    )
 
 
 class ServiceSettings(BaseSettings):

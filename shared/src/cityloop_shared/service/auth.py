@@ -37,7 +37,8 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def current_actor(request: Request) -> Actor:
+async def current_actor(request: Request) -> Actor:
+    # A coroutine, so FastAPI runs it on the event loop rather than in its thread pool.
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise _unauthorized("a bearer token naming the actor is required")

@@ -21,7 +21,7 @@ from sqlalchemy import insert, select
 from cityloop_shared.contract.actors import Actor
 from cityloop_shared.contract.envelope import canonical_json
 from cityloop_shared.service.auth import require_site
-from cityloop_shared.service.runtime import ServiceRuntime, retry_on_conflict
+from cityloop_shared.service.runtime import ServiceRuntime, retry_transient
 from cityloop_shared.store.ledger import CaseRow, Ledger
 from cityloop_shared.store.tables import idempotency_keys
 
@@ -74,7 +74,7 @@ async def run_command(
                 )
         return JSONResponse(answer, status_code=status_code)
 
-    return await retry_on_conflict(attempt)
+    return await retry_transient(attempt)
 
 
 async def _first_answer(

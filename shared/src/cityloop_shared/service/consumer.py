@@ -20,7 +20,7 @@ from cityloop_shared.contract.lifecycle import IllegalTransition
 from cityloop_shared.contract.topics import Stage, event_topic
 from cityloop_shared.logging import event_log_context, get_logger
 from cityloop_shared.messaging.broker import subscriber_options
-from cityloop_shared.service.runtime import DeadLetter, ServiceRuntime, retry_on_conflict
+from cityloop_shared.service.runtime import DeadLetter, ServiceRuntime, retry_transient
 from cityloop_shared.store.ledger import Ledger, Outcome
 
 log = get_logger("cityloop.consumer")
@@ -72,7 +72,7 @@ def subscribe(runtime: ServiceRuntime, react: Reaction) -> None:
                 deliveries.append(Delivery(decode(record.value), source, record.key))
             except UndecodableEvent as error:
                 dead_letters.append(DeadLetter(record.value, record.key, source, str(error)))
-        await retry_on_conflict(lambda: _apply(runtime, react, deliveries, list(dead_letters)))
+        await retry_transient(lambda: _apply(runtime, react, deliveries, list(dead_letters)))
 
 
 async def _apply(

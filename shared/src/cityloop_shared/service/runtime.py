@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
@@ -129,13 +129,15 @@ class ServiceRuntime:
             await asyncio.sleep(seconds)
 
 
-async def retry_on_conflict(work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
-    """Run ``work`` again when a concurrent writer took the same case sequence or inbox id."""
+async def retry_transient(work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+    """Run ``work`` again when a concurrent writer took the same case sequence or inbox id,
+    or when the database dropped the connection it ran on (its transaction rolled back)."""
     for attempt in range(1, attempts + 1):
         try:
             return await work()
-        except IntegrityError:
-            if attempt == attempts:
+        except DBAPIError as error:
+            transient = isinstance(error, IntegrityError) or error.connection_invalidated
+            if not transient or attempt == attempts:
                 raise
             await asyncio.sleep(0.01 * attempt)
     raise AssertionError("unreachable")

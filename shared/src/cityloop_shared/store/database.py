@@ -8,10 +8,18 @@ from cityloop_shared.settings import DatabaseSettings
 
 
 def service_engine(settings: DatabaseSettings, schema: str) -> AsyncEngine:
-    """An engine whose unqualified tables live in ``schema`` (PostgreSQL) or the file (SQLite)."""
-    is_sqlite = settings.url.startswith("sqlite")
+    """An engine whose unqualified tables live in ``schema`` (PostgreSQL) or the file (SQLite).
+
+    Connections are not pinged on checkout: that would be one more round trip for every
+    command and batch. A connection the server dropped fails its transaction instead, the
+    pool is refreshed, and :func:`~cityloop_shared.service.runtime.retry_transient` runs the
+    work again.
+    """
+    if settings.url.startswith("sqlite"):
+        return create_async_engine(settings.url)
     return create_async_engine(
         settings.url,
-        pool_pre_ping=not is_sqlite,
-        execution_options={"schema_translate_map": {None: None if is_sqlite else schema}},
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_overflow,
+        execution_options={"schema_translate_map": {None: schema}},
     )

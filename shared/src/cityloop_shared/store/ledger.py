@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cityloop_shared.contract.actors import Actor
@@ -26,6 +26,8 @@ from cityloop_shared.store.projection import case_columns, timeline_row
 from cityloop_shared.store.tables import cases, inbox, journal, parked, timeline
 
 E = TypeVar("E", bound=CaseEvent)
+
+_CHANGEABLE = tuple(column.name for column in cases.columns if column.name != "case_id")
 
 
 class Outcome(StrEnum):
@@ -86,6 +88,11 @@ class Ledger:
         self._prefetched: set[UUID] = set()
         self._processed: set[UUID] = set()
         self._locked: dict[UUID, CaseRow | None] = {}
+        self._heads: dict[UUID, ChainLink] = {}
+        """The last link this transaction added to each case's chain."""
+        self._new_cases: dict[UUID, dict[str, Any]] = {}
+        self._changed_cases: dict[UUID, dict[str, Any]] = {}
+        self._journal_rows: list[dict[str, Any]] = []
         self._timeline_rows: list[dict[str, Any]] = []
         self._inbox_rows: list[dict[str, Any]] = []
 
@@ -179,22 +186,26 @@ class Ledger:
             correlation_id=row.correlation_id if row and cause is None else None,
         )
         await self._apply(event, row, "journal")
-        await self.conn.execute(
-            insert(journal).values(
-                event_id=event.event_id,
-                case_id=event.case_id,
-                sequence=event.sequence,
-                event_type=event.event_type,
-                event_hash=event_hash(event),
-                topic=self.topic,
-                body=encode(event).decode(),
-                occurred_at=event.occurred_at,
-            )
+        link = ChainLink(event.sequence, event_hash(event))
+        self._heads[case_id] = link
+        self._journal_rows.append(
+            {
+                "event_id": event.event_id,
+                "case_id": event.case_id,
+                "sequence": link.sequence,
+                "event_type": event.event_type,
+                "event_hash": link.event_hash,
+                "topic": self.topic,
+                "body": encode(event).decode(),
+                "occurred_at": event.occurred_at,
+            }
         )
         self.emitted.append(event)
         return event
 
     async def _last_link(self, case_id: UUID) -> ChainLink | None:
+        if case_id in self._heads:
+            return self._heads[case_id]
         row = (
             await self.conn.execute(
                 select(journal.c.sequence, journal.c.event_hash)
@@ -216,7 +227,7 @@ class Ledger:
             **case_columns(event),
         }
         if row is None:
-            created = {
+            changed = {
                 "case_id": event.case_id,
                 "site": event.site,
                 "correlation_id": event.correlation_id,
@@ -230,13 +241,14 @@ class Ledger:
                 "reported_at": event.occurred_at,
                 **values,
             }
-            await self.conn.execute(insert(cases).values(**created))
+            self._new_cases[event.case_id] = changed
         else:
-            await self.conn.execute(
-                update(cases).where(cases.c.case_id == event.case_id).values(**values)
-            )
-            created = {**row.values, **values}
-        self._locked[event.case_id] = _case_row(created)
+            changed = {**row.values, **values}
+            if event.case_id in self._new_cases:
+                self._new_cases[event.case_id] = changed
+            else:
+                self._changed_cases[event.case_id] = changed
+        self._locked[event.case_id] = _case_row(changed)
         self._timeline_rows.append(timeline_row(event))
         self._inbox_rows.append(
             {
@@ -249,11 +261,29 @@ class Ledger:
         )
 
     async def flush(self) -> None:
-        """Write the timeline and inbox rows gathered so far, each table in one statement.
+        """Write what the transaction decided so far: case rows, journal, timeline, inbox.
 
-        Called before the inbox is read and before the transaction commits: a batch of
-        events then costs two inserts instead of two per event.
+        Called before the inbox is read and before the transaction commits. A batch of
+        events, or a command's events, then costs one statement per table instead of
+        several per event; a case changed by many events of the batch is written once.
         """
+        if self._new_cases:
+            await self.conn.execute(insert(cases), list(self._new_cases.values()))
+            self._new_cases = {}
+        if self._changed_cases:
+            await self.conn.execute(
+                update(cases)
+                .where(cases.c.case_id == bindparam("changed_case_id"))
+                .values({column: bindparam(column) for column in _CHANGEABLE}),
+                [
+                    {"changed_case_id": case_id, **{c: row[c] for c in _CHANGEABLE}}
+                    for case_id, row in self._changed_cases.items()
+                ],
+            )
+            self._changed_cases = {}
+        if self._journal_rows:
+            await self.conn.execute(insert(journal), self._journal_rows)
+            self._journal_rows = []
         if self._timeline_rows:
             await self.conn.execute(insert(timeline), self._timeline_rows)
             self._timeline_rows = []
