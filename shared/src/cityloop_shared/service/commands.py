@@ -62,7 +62,7 @@ async def run_command(
                     return first
             answer = jsonable_encoder(await decide(ledger))
             if idempotency_key is not None:
-                await ledger.conn.execute(
+                ledger.write_later(
                     insert(idempotency_keys).values(
                         actor_id=actor.id,
                         key=idempotency_key,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+import contextlib
+from collections.abc import AsyncIterator
+
+from psycopg import AsyncConnection as PsycopgConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from cityloop_shared.settings import DatabaseSettings
 
@@ -23,3 +27,20 @@ def service_engine(settings: DatabaseSettings, schema: str) -> AsyncEngine:
         max_overflow=settings.pool_overflow,
         execution_options={"schema_translate_map": {None: schema}},
     )
+
+
+@contextlib.asynccontextmanager
+async def pipelined(conn: AsyncConnection) -> AsyncIterator[None]:
+    """Send writes back to back and read the server's answers once, at the end.
+
+    On PostgreSQL the connection enters psycopg's pipeline mode for the block; a failed
+    statement still fails the block (and so the transaction). Only for writes: SQLAlchemy
+    cannot read rows from a statement whose answer has not arrived yet. Every round trip
+    costs both processes CPU, and a command or a batch ends in several writes.
+    """
+    driver = (await conn.get_raw_connection()).driver_connection
+    if not isinstance(driver, PsycopgConnection):
+        yield
+        return
+    async with driver.pipeline():
+        yield

@@ -17,11 +17,13 @@ from uuid import UUID
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
 
 from cityloop_shared.contract.actors import Actor
 from cityloop_shared.contract.codec import decode, encode
 from cityloop_shared.contract.envelope import CaseEvent, ChainLink, Payload, event_hash
 from cityloop_shared.contract.lifecycle import CaseState, CaseStatus, IllegalTransition, apply
+from cityloop_shared.store.database import pipelined
 from cityloop_shared.store.projection import case_columns, timeline_row
 from cityloop_shared.store.tables import cases, inbox, journal, parked, timeline
 
@@ -83,8 +85,8 @@ class Ledger:
         self.site = site
         """The site whose stream this ledger writes: the site of every event it emits."""
         self.emitted: list[CaseEvent] = []
-        self._may_have_parked = True
-        """False once this transaction saw the parked table empty and parked nothing since."""
+        self._awaited: set[UUID] | None = None
+        """Causes that parked events wait for, once read (a short list: parking is rare)."""
         self._prefetched: set[UUID] = set()
         self._processed: set[UUID] = set()
         self._locked: dict[UUID, CaseRow | None] = {}
@@ -95,6 +97,7 @@ class Ledger:
         self._journal_rows: list[dict[str, Any]] = []
         self._timeline_rows: list[dict[str, Any]] = []
         self._inbox_rows: list[dict[str, Any]] = []
+        self._deferred: list[Executable] = []
 
     async def prefetch(self, event_ids: list[UUID], case_ids: set[UUID]) -> None:
         """Read once, for a batch about to be received, which ids the inbox already holds,
@@ -115,8 +118,8 @@ class Ledger:
             self._locked.update(dict.fromkeys(case_ids))
             for row in rows.mappings():
                 self._locked[row["case_id"]] = _case_row(row)
-        self._may_have_parked = bool(
-            await self.conn.scalar(select(select(parked.c.event_id).exists()))
+        self._awaited = set(
+            (await self.conn.execute(select(parked.c.awaiting_event_id))).scalars().all()
         )
 
     async def is_processed(self, event_id: UUID) -> bool:
@@ -260,6 +263,10 @@ class Ledger:
             }
         )
 
+    def write_later(self, statement: Executable) -> None:
+        """Execute a write at the next :meth:`flush`, with the ledger's own writes."""
+        self._deferred.append(statement)
+
     async def flush(self) -> None:
         """Write what the transaction decided so far: case rows, journal, timeline, inbox.
 
@@ -267,32 +274,49 @@ class Ledger:
         events, or a command's events, then costs one statement per table instead of
         several per event; a case changed by many events of the batch is written once.
         """
-        if self._new_cases:
-            await self.conn.execute(insert(cases), list(self._new_cases.values()))
-            self._new_cases = {}
-        if self._changed_cases:
-            await self.conn.execute(
-                update(cases)
-                .where(cases.c.case_id == bindparam("changed_case_id"))
-                .values({column: bindparam(column) for column in _CHANGEABLE}),
-                [
-                    {"changed_case_id": case_id, **{c: row[c] for c in _CHANGEABLE}}
-                    for case_id, row in self._changed_cases.items()
-                ],
-            )
-            self._changed_cases = {}
-        if self._journal_rows:
-            await self.conn.execute(insert(journal), self._journal_rows)
-            self._journal_rows = []
-        if self._timeline_rows:
-            await self.conn.execute(insert(timeline), self._timeline_rows)
-            self._timeline_rows = []
-        if self._inbox_rows:
-            await self.conn.execute(insert(inbox), self._inbox_rows)
-            self._inbox_rows = []
+        pending = (
+            self._new_cases,
+            self._changed_cases,
+            self._journal_rows,
+            self._timeline_rows,
+            self._inbox_rows,
+            self._deferred,
+        )
+        if not any(pending):
+            return
+        async with pipelined(self.conn):
+            if self._new_cases:
+                await self.conn.execute(insert(cases), list(self._new_cases.values()))
+                self._new_cases = {}
+            if self._changed_cases:
+                await self.conn.execute(
+                    update(cases)
+                    .where(cases.c.case_id == bindparam("changed_case_id"))
+                    .values({column: bindparam(column) for column in _CHANGEABLE}),
+                    [
+                        {"changed_case_id": case_id, **{c: row[c] for c in _CHANGEABLE}}
+                        for case_id, row in self._changed_cases.items()
+                    ],
+                )
+                self._changed_cases = {}
+            if self._journal_rows:
+                # One multi-row VALUES: a single-row insert would read back its position,
+                # and a pipelined flush cannot read.
+                await self.conn.execute(insert(journal).values(self._journal_rows))
+                self._journal_rows = []
+            if self._timeline_rows:
+                await self.conn.execute(insert(timeline), self._timeline_rows)
+                self._timeline_rows = []
+            if self._inbox_rows:
+                await self.conn.execute(insert(inbox), self._inbox_rows)
+                self._inbox_rows = []
+            for statement in self._deferred:
+                await self.conn.execute(statement)
+            self._deferred = []
 
     async def _park(self, event: CaseEvent, cause: UUID, source: str) -> None:
-        self._may_have_parked = True
+        if self._awaited is not None:
+            self._awaited.add(cause)
         await self.conn.execute(
             insert(parked).values(
                 event_id=event.event_id,
@@ -304,7 +328,7 @@ class Ledger:
         )
 
     async def _release_parked(self, cause: UUID, into: Received) -> None:
-        if not self._may_have_parked:
+        if self._awaited is not None and cause not in self._awaited:
             return
         waiting = (
             (await self.conn.execute(select(parked).where(parked.c.awaiting_event_id == cause)))
