@@ -20,10 +20,12 @@ import asyncio
 import json
 import os
 import platform
+import random
 import statistics
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -31,16 +33,17 @@ from uuid import UUID, uuid4
 import aiohttp
 import psycopg
 import uvloop
+from shapely.geometry import Point
 
 from cityloop_deploy import localstack
 from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet, FleetConfig
 from cityloop_deploy.pytest_plugin import libpq_url
 from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.service.auth import TokenSigner
 
 SECRET = "cityloop-bench-secret"
-SUPERVISOR = "sv-370212-03"
-POINT = {"lon": 120.45, "lat": 36.13}
+PLACES = 2000
 POLL_SECONDS = 0.2
 T = TypeVar("T")
 PHOTO = {"uri": "https://media.cityloop.example/p/1.jpg", "media_type": "image/jpeg"}
@@ -61,6 +64,34 @@ async def _retrying(send: Callable[[], Awaitable[T]]) -> T:
                 raise
             await asyncio.sleep(0.1)
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    lon: float
+    lat: float
+    supervisor_id: str
+    """The supervisor of the place's grid, who reports there and checks the work."""
+
+
+def places(site: str, count: int) -> list[Place]:
+    """Points spread over the site's grids of the demo city, as problems are in a city.
+
+    One point for every case would make every report a likely duplicate of every open one.
+    """
+    chosen = random.Random(site)
+    reference = ReferenceData.demo()
+    grids = reference.grids.in_area(site)
+    spread: list[Place] = []
+    while len(spread) < count:
+        grid = chosen.choice(grids)
+        west, south, east, north = grid.geometry.bounds
+        lon, lat = chosen.uniform(west, east), chosen.uniform(south, north)
+        if grid.geometry.contains(Point(lon, lat)):
+            supervisor = reference.supervisors.supervisor_for(grid.grid_code)
+            assert supervisor is not None, f"the demo city has no supervisor for {grid.grid_code}"
+            spread.append(Place(lon, lat, supervisor.id))
+    return spread
 
 
 class Watch:
@@ -112,7 +143,7 @@ class Driver:
             return {"Authorization": f"Bearer {signer.issue(actor)}"}
 
         self.auth = auth
-        self.supervisor = auth(Role.FIELD_SUPERVISOR, SUPERVISOR)
+        self.places = places(site, PLACES)
         self.operator = auth(Role.ACCEPTANCE_OPERATOR, "operator-1")
         self.chief = auth(Role.DUTY_CHIEF, "chief-1")
         self.dispatcher = auth(Role.DISPATCHER, "dispatcher-1")
@@ -160,13 +191,15 @@ class Driver:
 
     async def one_case(self) -> None:
         began = time.perf_counter()
+        place = random.choice(self.places)
+        supervisor = self.auth(Role.FIELD_SUPERVISOR, place.supervisor_id)
         body = {
             "channel": "supervisor",
             "category_code": "06001",
             "description": "暴露垃圾",
-            "location": POINT,
+            "location": {"lon": place.lon, "lat": place.lat},
         }
-        reported = await self.command("report", "intake", "/reports", body, self.supervisor)
+        reported = await self.command("report", "intake", "/reports", body, supervisor)
         case_id = UUID(reported["case_id"])
         await self.until("casefile", case_id, "reported")
         await self.command("accept", "casefile", f"/cases/{case_id}/accept", {}, self.operator)
@@ -194,7 +227,7 @@ class Driver:
         )
         await self.until("verification", case_id, "checking")
         await self.command(
-            "check", "verification", f"/cases/{case_id}/check", {"passed": True}, self.supervisor
+            "check", "verification", f"/cases/{case_id}/check", {"passed": True}, supervisor
         )
         await self.command("close", "verification", f"/cases/{case_id}/close", {}, self.chief)
         self.case_seconds.append(time.perf_counter() - began)
