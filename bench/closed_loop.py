@@ -1,6 +1,6 @@
 """Closed-loop benchmark: N cases through every stage of one site on the local stack.
 
-    uv run python bench/closed_loop.py --cases 200 --concurrency 40
+    uv run python bench/closed_loop.py --cases 600 --concurrency 80
 
 Starts Kafka and PostgreSQL (the local launcher) and every workflow service as its own
 process in a fresh topic namespace and schemas, drives N supervisor reports from report
@@ -282,8 +282,8 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument("--cases", type=int, default=600)
+    parser.add_argument("--concurrency", type=int, default=80)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 

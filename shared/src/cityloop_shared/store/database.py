@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import psycopg
 from psycopg import AsyncConnection as PsycopgConnection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from cityloop_shared.settings import DatabaseSettings
@@ -42,5 +44,10 @@ async def pipelined(conn: AsyncConnection) -> AsyncIterator[None]:
     if not isinstance(driver, PsycopgConnection):
         yield
         return
-    async with driver.pipeline():
-        yield
+    try:
+        async with driver.pipeline():
+            yield
+    except psycopg.Error as error:
+        # A statement's failure can surface only when the pipeline ends, from psycopg
+        # itself; callers (and retries) expect SQLAlchemy's exceptions, as for any write.
+        raise DBAPIError.instance(None, None, error, psycopg.Error) from error

@@ -1,0 +1,123 @@
+"""The ledger's writes on real PostgreSQL: gathered in a transaction, written at its end."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from cityloop_shared.contract import new_id
+from cityloop_shared.contract.envelope import event_hash
+from cityloop_shared.contract.events.casefile import CaseAccepted, CaseAcceptedPayload
+from cityloop_shared.contract.events.intake import CaseReported
+from cityloop_shared.contract.examples import ACTOR, example_event
+from cityloop_shared.service.runtime import ServiceRuntime
+from cityloop_shared.store.tables import cases, idempotency_keys, inbox, journal, timeline
+
+
+async def rows(runtime: ServiceRuntime, query: Any) -> list[Any]:
+    async with runtime.engine.connect() as conn:
+        return list((await conn.execute(query)).all())
+
+
+async def count(runtime: ServiceRuntime, table: Any) -> int:
+    async with runtime.engine.connect() as conn:
+        counted = await conn.scalar(select(func.count()).select_from(table))
+        assert counted is not None
+        return counted
+
+
+def idempotency_record(key: str) -> Any:
+    return insert(idempotency_keys).values(
+        actor_id=ACTOR.id,
+        key=key,
+        fingerprint="0" * 64,
+        status_code=200,
+        response={},
+        created_at=datetime.now(UTC),
+    )
+
+
+async def test_events_decided_in_one_transaction_chain_and_land_together(
+    runtime: ServiceRuntime,
+) -> None:
+    case_id = new_id()
+    reported_payload = example_event("case.reported").payload
+    async with runtime.transaction() as ledger:
+        reported = await ledger.emit(
+            CaseReported, case_id=case_id, actor=ACTOR, payload=reported_payload
+        )
+        accepted = await ledger.emit(
+            CaseAccepted,
+            case_id=case_id,
+            actor=ACTOR,
+            payload=CaseAcceptedPayload(needs_verification=False),
+        )
+        # Nothing reaches the tables before the flush at the end of the transaction.
+        assert await ledger.conn.scalar(select(func.count()).select_from(journal)) == 0
+        assert (await ledger.case(case_id)) is not None
+
+    # The second event chains to the first although the first was not written yet.
+    assert (accepted.sequence, accepted.previous_hash) == (2, event_hash(reported))
+    chain = await rows(runtime, select(journal.c.sequence, journal.c.event_id).order_by("position"))
+    assert chain == [(1, reported.event_id), (2, accepted.event_id)]
+    case = await rows(runtime, select(cases.c.status, cases.c.last_event_id))
+    assert case == [("accepted", accepted.event_id)]
+    assert await count(runtime, timeline) == 2
+    assert await count(runtime, inbox) == 2
+
+
+async def test_a_batch_writes_each_case_once_with_its_last_state(runtime: ServiceRuntime) -> None:
+    reported = [example_event("case.reported") for _ in range(3)]
+    accepted = [
+        CaseAccepted.create(
+            case_id=event.case_id,
+            site=event.site,
+            actor=ACTOR,
+            payload=CaseAcceptedPayload(needs_verification=False),
+            previous=event.link(),
+            cause=event,
+        )
+        for event in reported[:2]
+    ]
+    batch = [*reported, *accepted]
+    async with runtime.transaction() as ledger:
+        await ledger.prefetch([e.event_id for e in batch], {e.case_id for e in batch})
+        for event in batch:
+            await ledger.receive(event, "intake/0/0")
+
+    statuses = dict(await rows(runtime, select(cases.c.case_id, cases.c.status)))
+    assert statuses == {
+        reported[0].case_id: "accepted",
+        reported[1].case_id: "accepted",
+        reported[2].case_id: "reported",
+    }
+    assert await count(runtime, timeline) == 5
+    assert await count(runtime, inbox) == 5
+
+
+async def test_a_write_refused_at_the_flush_undoes_the_whole_transaction(
+    runtime: ServiceRuntime,
+) -> None:
+    async with runtime.transaction() as ledger:
+        ledger.write_later(idempotency_record("first"))
+
+    async def report_recording_the_same_key() -> None:
+        async with runtime.transaction() as ledger:
+            await ledger.emit(
+                CaseReported,
+                case_id=new_id(),
+                actor=ACTOR,
+                payload=example_event("case.reported").payload,
+            )
+            ledger.write_later(idempotency_record("first"))
+
+    with pytest.raises(IntegrityError):
+        await report_recording_the_same_key()
+
+    assert await count(runtime, journal) == 0
+    assert await count(runtime, cases) == 0
+    assert await count(runtime, idempotency_keys) == 1
