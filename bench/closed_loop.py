@@ -33,6 +33,7 @@ from uuid import UUID, uuid4
 import aiohttp
 import psycopg
 import uvloop
+from aiokafka.admin import AIOKafkaAdminClient
 from shapely.geometry import Point
 
 from cityloop_deploy import localstack
@@ -265,6 +266,26 @@ def hop_latencies(config: FleetConfig, database_url: str) -> dict[str, list[floa
     return hops
 
 
+def clear_away(config: FleetConfig, database_url: str) -> None:
+    """Drop the run's schemas and topics, so repeated runs do not fill the local stack."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        for stage in WORKFLOW_STAGES:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{config.schema(stage)}" CASCADE')
+
+    async def delete_topics() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=config.kafka_bootstrap)
+        await admin.start()
+        try:
+            prefix = f"{config.topic_namespace}."
+            await admin.delete_topics(
+                [t for t in await admin.list_topics() if t.startswith(prefix)]
+            )
+        finally:
+            await admin.close()
+
+    asyncio.run(delete_topics())
+
+
 def machine() -> str:
     cpu = next(
         (
@@ -285,6 +306,9 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=80)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the run's schemas and topics for inspection"
+    )
     args = parser.parse_args()
 
     stack = localstack.Stack.from_env()
@@ -318,6 +342,8 @@ def main() -> None:
         hops = hop_latencies(config, stack.settings.database_url)
     finally:
         fleet.stop()
+        if not args.keep:
+            clear_away(config, stack.settings.database_url)
 
     results = {
         "machine": machine(),
