@@ -116,18 +116,27 @@ class Watch:
         await arrived
 
     async def poll(self) -> None:
+        try:
+            while self.waiting:
+                await self.look()
+                await asyncio.sleep(POLL_SECONDS)
+        except Exception as error:
+            # Everyone waiting would otherwise wait forever on a watch that stopped.
+            for arrived in self.waiting.values():
+                arrived.set_exception(error)
+            self.waiting.clear()
+
+    async def look(self) -> None:
         params = {"status": self.status, "limit": 500}
-        while self.waiting:
-            status, listed = await self.driver.call(
-                self.stage, "GET", "/cases", params=params, headers=self.driver.chief
-            )
-            if status != 200:
-                raise RuntimeError(f"listing {self.stage} cases: {status} {listed}")
-            for case in listed["cases"]:
-                arrived = self.waiting.pop(UUID(case["case_id"]), None)
-                if arrived is not None:
-                    arrived.set_result(None)
-            await asyncio.sleep(POLL_SECONDS)
+        status, listed = await self.driver.call(
+            self.stage, "GET", "/cases", params=params, headers=self.driver.chief
+        )
+        if status != 200:
+            raise RuntimeError(f"listing {self.stage} cases: {status} {listed}")
+        for case in listed["cases"]:
+            arrived = self.waiting.pop(UUID(case["case_id"]), None)
+            if arrived is not None:
+                arrived.set_result(None)
 
     def stop(self) -> None:
         if self.task is not None:

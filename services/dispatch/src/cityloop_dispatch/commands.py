@@ -97,6 +97,20 @@ def _answer(event: CaseEvent) -> dict[str, Any]:
     return {"case_id": event.case_id, "event_id": event.event_id, "event_type": event.event_type}
 
 
+async def _handed_over(
+    runtime: ServiceRuntime,
+    ledger: Ledger,
+    event: CaseEvent,
+    department_id: str,
+    now: datetime,
+    deadline: datetime,
+) -> dict[str, Any]:
+    """A case is with a department (派遣 or 改派): the dispatch clock stops, its task opens."""
+    await runtime.clocks(ledger).stop(event.case_id, ClockStep.DISPATCH, event.occurred_at)
+    await assign(runtime, ledger, event.case_id, department_id, now, deadline)
+    return {**_answer(event), "department_id": department_id, "deadline": deadline}
+
+
 @router.get("/dispatch/queue")
 async def queue(actor: CurrentActor, request: Request) -> dict[str, Any]:
     """派遣队列: cases awaiting (re-)dispatch, and departments' requests awaiting a decision."""
@@ -147,9 +161,7 @@ async def dispatch(
                 instructions=body.instructions,
             ),
         )
-        await runtime.clocks(ledger).stop(case_id, ClockStep.DISPATCH, event.occurred_at)
-        await assign(runtime, ledger, case_id, department.id, now, deadline)
-        return {**_answer(event), "department_id": department.id, "deadline": deadline}
+        return await _handed_over(runtime, ledger, event, department.id, now, deadline)
 
     return await run_command(runtime, actor, key, body, decide)
 
@@ -239,9 +251,7 @@ async def redispatch(
                 reason=body.reason,
             ),
         )
-        await runtime.clocks(ledger).stop(case_id, ClockStep.DISPATCH, event.occurred_at)
-        await assign(runtime, ledger, case_id, department.id, now, deadline)
-        return {**_answer(event), "department_id": department.id, "deadline": deadline}
+        return await _handed_over(runtime, ledger, event, department.id, now, deadline)
 
     return await run_command(runtime, actor, key, body, decide)
 

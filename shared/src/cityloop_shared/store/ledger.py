@@ -30,6 +30,12 @@ from cityloop_shared.store.tables import cases, inbox, journal, parked, timeline
 E = TypeVar("E", bound=CaseEvent)
 
 _CHANGEABLE = tuple(column.name for column in cases.columns if column.name != "case_id")
+_UPDATE_CASE = (
+    update(cases)
+    .where(cases.c.case_id == bindparam("changed_case_id"))
+    .values({column: bindparam(column) for column in _CHANGEABLE})
+)
+"""Every changeable column of one case row, executed once for all rows a flush changes."""
 
 
 class Outcome(StrEnum):
@@ -290,9 +296,7 @@ class Ledger:
                 self._new_cases = {}
             if self._changed_cases:
                 await self.conn.execute(
-                    update(cases)
-                    .where(cases.c.case_id == bindparam("changed_case_id"))
-                    .values({column: bindparam(column) for column in _CHANGEABLE}),
+                    _UPDATE_CASE,
                     [
                         {"changed_case_id": case_id, **{c: row[c] for c in _CHANGEABLE}}
                         for case_id, row in self._changed_cases.items()
