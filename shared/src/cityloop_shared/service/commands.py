@@ -16,7 +16,7 @@ from fastapi import Header, HTTPException, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from cityloop_shared.contract.actors import Actor
 from cityloop_shared.contract.envelope import canonical_json
@@ -27,6 +27,11 @@ from cityloop_shared.store.tables import idempotency_keys
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 """The client's key for a command: the same key again returns the first answer."""
+
+_FIRST_ANSWER = select(idempotency_keys).where(
+    idempotency_keys.c.actor_id == bindparam("actor_id"), idempotency_keys.c.key == bindparam("key")
+)
+_REMEMBER_ANSWER = insert(idempotency_keys)
 
 Decision = Callable[[Ledger], Awaitable[Any]]
 """Decides a command inside the transaction; returns the JSON-able answer."""
@@ -63,14 +68,15 @@ async def run_command(
             answer = jsonable_encoder(await decide(ledger))
             if idempotency_key is not None:
                 ledger.write_later(
-                    insert(idempotency_keys).values(
-                        actor_id=actor.id,
-                        key=idempotency_key,
-                        fingerprint=fingerprint,
-                        status_code=status_code,
-                        response=answer,
-                        created_at=datetime.now(UTC),
-                    )
+                    _REMEMBER_ANSWER,
+                    {
+                        "actor_id": actor.id,
+                        "key": idempotency_key,
+                        "fingerprint": fingerprint,
+                        "status_code": status_code,
+                        "response": answer,
+                        "created_at": datetime.now(UTC),
+                    },
                 )
         return JSONResponse(answer, status_code=status_code)
 
@@ -81,13 +87,7 @@ async def _first_answer(
     ledger: Ledger, actor: Actor, key: str, fingerprint: str
 ) -> JSONResponse | None:
     row = (
-        (
-            await ledger.conn.execute(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.actor_id == actor.id, idempotency_keys.c.key == key
-                )
-            )
-        )
+        (await ledger.conn.execute(_FIRST_ANSWER, {"actor_id": actor.id, "key": key}))
         .mappings()
         .first()
     )

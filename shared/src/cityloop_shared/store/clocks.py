@@ -9,21 +9,29 @@ suspension is added to the moment of resumption.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy import Row, and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
 
 from cityloop_shared.contract.values import ClockStep
 from cityloop_shared.store.tables import clocks
 
 WARNING_SHARE = 0.8
+
+# Statements are built once: building one costs about as much Python as executing it.
+_THIS_CLOCK = and_(clocks.c.case_id == bindparam("c_case_id"), clocks.c.step == bindparam("c_step"))
+_ROW = select(clocks).where(_THIS_CLOCK)
+_STOP = update(clocks).where(_THIS_CLOCK, clocks.c.stopped_at.is_(None))
+_STARTED = ("started_at", "deadline", "warn_at", "suspended_at", "stopped_at", "warned", "overdue")
 
 AddWorkingTime = Callable[[datetime, timedelta], datetime]
 WorkingTimeBetween = Callable[[datetime, datetime], timedelta]
@@ -97,15 +105,7 @@ class Clocks:
 
     async def stop(self, case_id: UUID, step: ClockStep, at: datetime) -> None:
         """Stop a running clock; a stopped one keeps the moment it stopped."""
-        await self._conn.execute(
-            update(clocks)
-            .where(
-                clocks.c.case_id == case_id,
-                clocks.c.step == step.value,
-                clocks.c.stopped_at.is_(None),
-            )
-            .values(stopped_at=at)
-        )
+        await self._conn.execute(_STOP, {**_key(case_id, step), "stopped_at": at})
 
     async def deadline(self, case_id: UUID, step: ClockStep) -> datetime | None:
         row = await self._row(case_id, step)
@@ -147,19 +147,30 @@ class Clocks:
         return self._add(start, self._between(start, deadline) * WARNING_SHARE)
 
     async def _row(self, case_id: UUID, step: ClockStep) -> Row[Any] | None:
-        query = select(clocks).where(clocks.c.case_id == case_id, clocks.c.step == step.value)
-        return (await self._conn.execute(query)).first()
+        return (await self._conn.execute(_ROW, _key(case_id, step))).first()
 
     async def _set(self, case_id: UUID, step: ClockStep, **values: object) -> None:
-        await self._conn.execute(
-            update(clocks)
-            .where(clocks.c.case_id == case_id, clocks.c.step == step.value)
-            .values(**values)
-        )
+        await self._conn.execute(_update(frozenset(values)), {**_key(case_id, step), **values})
 
     async def _upsert(self, case_id: UUID, step: ClockStep, values: dict[str, object]) -> None:
-        insert = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(clocks).values(case_id=case_id, step=step.value, **values)
-        await self._conn.execute(
-            statement.on_conflict_do_update(index_elements=["case_id", "step"], set_=values)
-        )
+        statement = _upsert(self._conn.dialect.name)
+        await self._conn.execute(statement, {"case_id": case_id, "step": step.value, **values})
+
+
+def _key(case_id: UUID, step: ClockStep) -> dict[str, object]:
+    return {"c_case_id": case_id, "c_step": step.value}
+
+
+@functools.cache
+def _update(columns: frozenset[str]) -> Executable:
+    return update(clocks).where(_THIS_CLOCK).values({c: bindparam(c) for c in columns})
+
+
+@functools.cache
+def _upsert(dialect: str) -> Executable:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(clocks)
+    return statement.on_conflict_do_update(
+        index_elements=["case_id", "step"],
+        set_={column: statement.excluded[column] for column in _STARTED},
+    )

@@ -37,6 +37,19 @@ _UPDATE_CASE = (
 )
 """Every changeable column of one case row, executed once for all rows a flush changes."""
 
+# Statements are built once: building one costs about as much Python as executing it.
+_CASE = select(cases).where(cases.c.case_id == bindparam("case_id"))
+_CASE_FOR_UPDATE = _CASE.with_for_update()
+_JOURNAL = insert(journal).inline()
+"""No position read back: one cached statement for any number of rows, fit for a pipeline."""
+_PROCESSED = select(inbox.c.event_id).where(inbox.c.event_id == bindparam("event_id"))
+_CHAIN_HEAD = (
+    select(journal.c.sequence, journal.c.event_hash)
+    .where(journal.c.case_id == bindparam("case_id"))
+    .order_by(journal.c.sequence.desc())
+    .limit(1)
+)
+
 
 class Outcome(StrEnum):
     APPLIED = "applied"
@@ -103,7 +116,7 @@ class Ledger:
         self._journal_rows: list[dict[str, Any]] = []
         self._timeline_rows: list[dict[str, Any]] = []
         self._inbox_rows: list[dict[str, Any]] = []
-        self._deferred: list[Executable] = []
+        self._deferred: list[tuple[Executable, dict[str, Any] | None]] = []
 
     async def prefetch(self, event_ids: list[UUID], case_ids: set[UUID]) -> None:
         """Read once, for a batch about to be received, which ids the inbox already holds,
@@ -130,8 +143,7 @@ class Ledger:
 
     async def is_processed(self, event_id: UUID) -> bool:
         await self.flush()
-        found = await self.conn.scalar(select(inbox.c.event_id).where(inbox.c.event_id == event_id))
-        return found is not None
+        return await self.conn.scalar(_PROCESSED, {"event_id": event_id}) is not None
 
     async def case(self, case_id: UUID, *, for_update: bool = False) -> CaseRow | None:
         """The case's projection row; ``for_update`` locks it until the transaction ends.
@@ -141,10 +153,8 @@ class Ledger:
         """
         if case_id in self._locked:
             return self._locked[case_id]
-        query = select(cases).where(cases.c.case_id == case_id)
-        if for_update:
-            query = query.with_for_update()
-        found = _case_row((await self.conn.execute(query)).mappings().first())
+        query = _CASE_FOR_UPDATE if for_update else _CASE
+        found = _case_row((await self.conn.execute(query, {"case_id": case_id})).mappings().first())
         if for_update:
             self._locked[case_id] = found
         return found
@@ -215,14 +225,7 @@ class Ledger:
     async def _last_link(self, case_id: UUID) -> ChainLink | None:
         if case_id in self._heads:
             return self._heads[case_id]
-        row = (
-            await self.conn.execute(
-                select(journal.c.sequence, journal.c.event_hash)
-                .where(journal.c.case_id == case_id)
-                .order_by(journal.c.sequence.desc())
-                .limit(1)
-            )
-        ).first()
+        row = (await self.conn.execute(_CHAIN_HEAD, {"case_id": case_id})).first()
         return ChainLink(row.sequence, row.event_hash) if row else None
 
     async def _apply(self, event: CaseEvent, row: CaseRow | None, source: str) -> None:
@@ -269,9 +272,9 @@ class Ledger:
             }
         )
 
-    def write_later(self, statement: Executable) -> None:
+    def write_later(self, statement: Executable, parameters: dict[str, Any] | None = None) -> None:
         """Execute a write at the next :meth:`flush`, with the ledger's own writes."""
-        self._deferred.append(statement)
+        self._deferred.append((statement, parameters))
 
     async def flush(self) -> None:
         """Write what the transaction decided so far: case rows, journal, timeline, inbox.
@@ -304,9 +307,7 @@ class Ledger:
                 )
                 self._changed_cases = {}
             if self._journal_rows:
-                # One multi-row VALUES: a single-row insert would read back its position,
-                # and a pipelined flush cannot read.
-                await self.conn.execute(insert(journal).values(self._journal_rows))
+                await self.conn.execute(_JOURNAL, self._journal_rows)
                 self._journal_rows = []
             if self._timeline_rows:
                 await self.conn.execute(insert(timeline), self._timeline_rows)
@@ -314,8 +315,8 @@ class Ledger:
             if self._inbox_rows:
                 await self.conn.execute(insert(inbox), self._inbox_rows)
                 self._inbox_rows = []
-            for statement in self._deferred:
-                await self.conn.execute(statement)
+            for statement, parameters in self._deferred:
+                await self.conn.execute(statement, parameters)
             self._deferred = []
 
     async def _park(self, event: CaseEvent, cause: UUID, source: str) -> None:
