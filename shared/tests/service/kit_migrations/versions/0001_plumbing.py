@@ -1,12 +1,10 @@
 """The shared tables only: what every service's first revision creates."""
 
-from alembic import op
-
-from cityloop_shared.store.tables import metadata
+from cityloop_shared.store.schema import create_shared_tables
 
 revision = "0001"
 down_revision = None
 
 
 def upgrade() -> None:
-    metadata.create_all(op.get_bind())
+    create_shared_tables()

@@ -1,0 +1,125 @@
+"""The shared tables' schema revisions, which every service's migrations call.
+
+Each function is frozen once released: a later change to :mod:`cityloop_shared.store.tables`
+comes as a new function, called by a new revision in every service. Deriving a revision
+from the live table definitions instead would change what an old revision creates.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+
+def create_shared_tables() -> None:
+    """The first revision: journal, inbox, parked events, case projection, idempotency
+    records and clocks."""
+    op.create_table(
+        "cases",
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("site", sa.String(length=6), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("resume_to", sa.String(length=32), nullable=True),
+        sa.Column("case_number", sa.String(length=32), nullable=True),
+        sa.Column("channel", sa.String(length=16), nullable=True),
+        sa.Column("category_code", sa.String(length=5), nullable=True),
+        sa.Column("grid_code", sa.String(length=15), nullable=True),
+        sa.Column("department_id", sa.String(length=64), nullable=True),
+        sa.Column("deadline", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("overdue", sa.Boolean(), nullable=False),
+        sa.Column("last_event_id", sa.Uuid(), nullable=False),
+        sa.Column("correlation_id", sa.Uuid(), nullable=False),
+        sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("case_id"),
+        sa.UniqueConstraint("case_number"),
+    )
+    op.create_index(op.f("ix_cases_category_code"), "cases", ["category_code"], unique=False)
+    op.create_index(op.f("ix_cases_department_id"), "cases", ["department_id"], unique=False)
+    op.create_index(op.f("ix_cases_grid_code"), "cases", ["grid_code"], unique=False)
+    op.create_index(op.f("ix_cases_status"), "cases", ["status"], unique=False)
+    op.create_table(
+        "clocks",
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("step", sa.String(length=16), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("warn_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("suspended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("stopped_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("warned", sa.Boolean(), nullable=False),
+        sa.Column("overdue", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("case_id", "step"),
+    )
+    op.create_index("clocks_running", "clocks", ["warn_at", "deadline"], unique=False)
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("actor_id", sa.String(length=128), nullable=False),
+        sa.Column("key", sa.String(length=128), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("actor_id", "key"),
+    )
+    op.create_table(
+        "inbox",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=300), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    op.create_table(
+        "journal",
+        sa.Column(
+            "position",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("event_hash", sa.String(length=64), nullable=False),
+        sa.Column("topic", sa.String(length=249), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("position"),
+        sa.UniqueConstraint("case_id", "sequence", name="journal_case_sequence"),
+        sa.UniqueConstraint("event_id"),
+    )
+    op.create_index(
+        "journal_unpublished",
+        "journal",
+        ["position"],
+        unique=False,
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    )
+    op.create_table(
+        "parked",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("awaiting_event_id", sa.Uuid(), nullable=False),
+        sa.Column("source", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    op.create_index(
+        op.f("ix_parked_awaiting_event_id"), "parked", ["awaiting_event_id"], unique=False
+    )
+    op.create_table(
+        "timeline",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("actor_id", sa.String(length=128), nullable=False),
+        sa.Column("actor_role", sa.String(length=32), nullable=False),
+        sa.Column("actor_site", sa.String(length=6), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    op.create_index(op.f("ix_timeline_case_id"), "timeline", ["case_id"], unique=False)
