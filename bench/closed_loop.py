@@ -10,7 +10,9 @@ to close over HTTP with `concurrency` cases in flight, and reports:
 - command latency per step (HTTP round trip of the command), p50/p99;
 - hop latency per event type: from the event's occurrence in the emitting service to its
   application in each consuming service (Kafka + relay + consumer + transaction), p50/p99;
-- how long each case took from report to close, p50/p99.
+- how long each case took from report to close, p50/p99;
+- where the time goes: CPU milliseconds per closed case of each service, PostgreSQL, the
+  Kafka broker and the driver (read from ``/proc``), and database transactions per case.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import aiohttp
+import cpu_use
 import psycopg
 import uvloop
 from aiokafka.admin import AIOKafkaAdminClient
@@ -275,6 +278,19 @@ def hop_latencies(config: FleetConfig, database_url: str) -> dict[str, list[floa
     return hops
 
 
+def transactions(database_url: str) -> int:
+    """Transactions the database has ended so far, committed or rolled back."""
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        # The statistics reach the view about once a second; a fresh snapshot reads them.
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def clear_away(config: FleetConfig, database_url: str) -> None:
     """Drop the run's schemas and topics, so repeated runs do not fill the local stack."""
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
@@ -336,18 +352,28 @@ def main() -> None:
     fleet = Fleet(config)
     fleet.start()
     try:
+        watched = cpu_use.local_stack(
+            {os.getpid(): "driver"}
+            | {service.pid: stage for stage, service in fleet.services.items() if service.pid}
+        )
 
-        async def drive() -> tuple[Driver, float]:
+        async def drive() -> tuple[Driver, float, dict[str, float], int]:
             driver = Driver(fleet)
             await driver.run(min(10, args.cases), min(10, args.concurrency))  # warm-up
             driver.command_latency.clear()
             driver.case_seconds.clear()
+            before, ended = cpu_use.reading(watched), transactions(stack.settings.database_url)
             try:
-                return driver, await driver.run(args.cases, args.concurrency)
+                seconds = await driver.run(args.cases, args.concurrency)
             finally:
                 await driver.close()
+            # A second for the statistics to reach the view (see transactions()).
+            cpu = cpu_use.spent(before, cpu_use.reading(watched))
+            await asyncio.sleep(1.0)
+            ended = transactions(stack.settings.database_url) - ended
+            return driver, seconds, cpu, ended
 
-        driver, seconds = uvloop.run(drive())
+        driver, seconds, cpu, ended = uvloop.run(drive())
         hops = hop_latencies(config, stack.settings.database_url)
     finally:
         fleet.stop()
@@ -370,6 +396,11 @@ def main() -> None:
             for event_type, values in sorted(hops.items())
         },
         "hop_mean_ms_all": round(1000 * statistics.fmean(v for vs in hops.values() for v in vs), 1),
+        "cores_busy": round(sum(cpu.values()) / seconds, 2),
+        "cpu_ms_per_closed_case": {
+            name: round(1000 * used / args.cases, 1) for name, used in cpu.items()
+        },
+        "database_transactions_per_closed_case": round(ended / args.cases, 1),
     }
     print(json.dumps(results, indent=2, ensure_ascii=False))
     if args.json:

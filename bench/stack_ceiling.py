@@ -33,6 +33,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import aiohttp
+import cpu_use
 import psycopg
 import uvicorn
 import uvloop
@@ -98,34 +99,6 @@ def ceiling_app(database_url: str, schema: str) -> FastAPI:
         return {"category_code": report.category_code}
 
     return app
-
-
-def cpu_seconds(processes: dict[str, str]) -> dict[int, tuple[str, float]]:
-    """Each running process of the named ones (pid → name) with the CPU it has used so far.
-
-    ``processes`` maps a process's ``comm`` or pid to the name it is counted under.
-    """
-    ticks = os.sysconf("SC_CLK_TCK")
-    used: dict[int, tuple[str, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            name = processes.get(entry.name) or processes.get((entry / "comm").read_text().strip())
-            if name is not None:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                used[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / ticks)
-    return used
-
-
-def cpu_between(
-    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
-) -> dict[str, float]:
-    """CPU seconds per name between two readings; a process started in between counts whole."""
-    spent: dict[str, float] = {}
-    for pid, (name, seconds) in after.items():
-        spent[name] = spent.get(name, 0.0) + seconds - before.get(pid, (name, 0.0))[1]
-    return spent
 
 
 async def drive(endpoint: str, requests: int, concurrency: int) -> float:
@@ -195,12 +168,13 @@ def measure(database_url: str, requests: int, concurrency: int) -> dict[str, obj
     try:
         for number, server in enumerate(servers):
             wait_until_serving(BASE_PORT + number, server)
-        watched = {str(server.pid): "servers" for server in servers}
-        watched |= {"postgres": "postgres", str(os.getpid()): "driver"}
+        watched = cpu_use.local_stack(
+            {os.getpid(): "driver"} | {server.pid: "servers" for server in servers}
+        )
         for endpoint in ENDPOINTS:
-            before = cpu_seconds(watched)
+            before = cpu_use.reading(watched)
             per_second = uvloop.run(drive(endpoint, requests, concurrency))
-            used = cpu_between(before, cpu_seconds(watched))
+            used = cpu_use.spent(before, cpu_use.reading(watched))
             # The warm-up requests used CPU too: count them in the per-request figures.
             sent = requests + min(500, requests)
             results[endpoint] = {

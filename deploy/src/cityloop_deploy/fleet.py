@@ -73,6 +73,10 @@ class ServiceProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self) -> None:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
