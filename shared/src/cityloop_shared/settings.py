@@ -26,6 +26,19 @@ class KafkaSettings(BaseSettings):
     bootstrap_servers: str = "127.0.0.1:19092"
     client_id: str = "cityloop"
     request_timeout_ms: int = Field(default=40_000, gt=0)
+    batch_min_bytes: int = Field(
+        default=65_536,
+        gt=0,
+        description="A service's consumer asks the broker for at least this much of its case "
+        "topics at a time (about 60 events): a batch costs one transaction however many "
+        "events it holds",
+    )
+    batch_wait_ms: int = Field(
+        default=250,
+        ge=0,
+        description="How long the broker may hold a consumer's fetch to gather batch_min_bytes: "
+        "the most an event of a quiet site waits for company",
+    )
 
 
 class DatabaseSettings(BaseSettings):

@@ -1,4 +1,5 @@
-"""FastStream on the real broker: consumer groups keep key order, failures are redelivered."""
+"""FastStream on the real broker: consumer groups keep key order, failures are redelivered,
+batches gather what arrives within their wait."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from faststream.kafka import KafkaMessage
 
-from cityloop_shared.messaging.broker import build_broker, subscriber_options
+from cityloop_shared.messaging.broker import batch_options, build_broker, subscriber_options
 from cityloop_shared.settings import KafkaSettings
 
 TopicFactory = Callable[..., Awaitable[str]]
@@ -119,3 +120,59 @@ async def test_offsets_are_committed_only_for_handled_messages(
 
     assert first_run == ["a"]
     assert second_run == ["b", "c"]
+
+
+async def batch_sizes(
+    settings: KafkaSettings, topic: str, group: str, records: int, spacing: float
+) -> list[int]:
+    """The batches a batch subscriber gets for records published ``spacing`` seconds apart,
+    once it is reading."""
+    sizes: list[int] = []
+    reading, done = asyncio.Event(), asyncio.Event()
+    broker = build_broker(settings)
+
+    @broker.subscriber(topic, **batch_options(settings), **subscriber_options(group))  # type: ignore[untyped-decorator]
+    async def handle(message: KafkaMessage) -> None:
+        bodies = [record.value for record in message.raw_message]  # type: ignore[union-attr]
+        if b"first" in bodies:
+            bodies.remove(b"first")
+            reading.set()
+        if bodies:
+            sizes.append(len(bodies))
+        if sum(sizes) == records:
+            done.set()
+
+    async with broker:
+        await broker.start()
+        await broker.publish(b"first", topic)
+        await asyncio.wait_for(reading.wait(), 30)
+        for number in range(records):
+            await broker.publish(str(number).encode(), topic)
+            await asyncio.sleep(spacing)
+        await asyncio.wait_for(done.wait(), 30)
+    return sizes
+
+
+async def test_a_batch_waits_for_records_arriving_within_its_wait(
+    kafka_bootstrap: str, kafka_topic_factory: TopicFactory, unique_name: Callable[[str], str]
+) -> None:
+    topic = await kafka_topic_factory(unique_name("linger"), partitions=1)
+    settings = KafkaSettings(
+        bootstrap_servers=kafka_bootstrap, batch_min_bytes=1_000_000, batch_wait_ms=2_000
+    )
+
+    sizes = await batch_sizes(settings, topic, unique_name("group"), records=5, spacing=0.1)
+
+    # Published within 0.5 s: at most two 2-second waits can share them.
+    assert len(sizes) <= 2, sizes
+
+
+async def test_without_a_wait_each_record_is_its_own_batch(
+    kafka_bootstrap: str, kafka_topic_factory: TopicFactory, unique_name: Callable[[str], str]
+) -> None:
+    topic = await kafka_topic_factory(unique_name("eager"), partitions=1)
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, batch_min_bytes=1)
+
+    sizes = await batch_sizes(settings, topic, unique_name("group"), records=5, spacing=0.3)
+
+    assert len(sizes) >= 4, sizes

@@ -19,7 +19,7 @@ from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.contract.lifecycle import IllegalTransition
 from cityloop_shared.contract.topics import Stage, event_topic
 from cityloop_shared.logging import event_log_context, get_logger
-from cityloop_shared.messaging.broker import subscriber_options
+from cityloop_shared.messaging.broker import batch_options, subscriber_options
 from cityloop_shared.service.runtime import DeadLetter, ServiceRuntime, retry_transient
 from cityloop_shared.store.ledger import Ledger, Outcome
 
@@ -29,8 +29,6 @@ Reaction = Callable[[Ledger, CaseEvent], Awaitable[None]]
 """What a service does, in the same transaction, when an event has been applied."""
 
 WORKFLOW_STAGES = (Stage.INTAKE, Stage.CASEFILE, Stage.DISPATCH, Stage.DISPOSAL, Stage.VERIFICATION)
-BATCH_RECORDS = 500
-BATCH_WAIT_MS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +56,7 @@ def subscribe(runtime: ServiceRuntime, react: Reaction) -> None:
 
     @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
         *topics,
-        batch=True,
-        max_records=BATCH_RECORDS,
-        batch_timeout_ms=BATCH_WAIT_MS,
+        **batch_options(runtime.settings.kafka),
         **subscriber_options(group),
     )
     async def on_case_events(message: KafkaMessage) -> None:
