@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cityloop_shared.contract import new_id
@@ -121,3 +121,62 @@ async def test_a_write_refused_at_the_flush_undoes_the_whole_transaction(
     assert await count(runtime, journal) == 0
     assert await count(runtime, cases) == 0
     assert await count(runtime, idempotency_keys) == 1
+
+
+async def test_a_later_transaction_chains_to_the_head_kept_on_the_case_row(
+    runtime: ServiceRuntime,
+) -> None:
+    async with runtime.transaction() as ledger:
+        reported = await ledger.open_case(
+            CaseReported, actor=ACTOR, payload=example_event("case.reported").payload
+        )
+    async with runtime.transaction() as ledger:
+        accepted = await ledger.emit(
+            CaseAccepted,
+            case_id=reported.case_id,
+            actor=ACTOR,
+            payload=CaseAcceptedPayload(needs_verification=False),
+        )
+
+    assert (accepted.sequence, accepted.previous_hash) == (2, event_hash(reported))
+    head = await rows(runtime, select(cases.c.chain_sequence, cases.c.chain_hash))
+    journal_head = await rows(
+        runtime, select(journal.c.sequence, journal.c.event_hash).order_by(journal.c.sequence)
+    )
+    assert head == [journal_head[-1]] == [(2, event_hash(accepted))]
+
+
+async def test_a_case_seen_only_in_others_events_has_no_chain_head_yet(
+    runtime: ServiceRuntime,
+) -> None:
+    reported = example_event("case.reported")
+    async with runtime.transaction() as ledger:
+        await ledger.receive(reported, "intake/0/0")
+        accepted = await ledger.emit(
+            CaseAccepted,
+            case_id=reported.case_id,
+            actor=ACTOR,
+            payload=CaseAcceptedPayload(needs_verification=False),
+        )
+
+    # The service's own chain of the case starts with its own first event.
+    assert (accepted.sequence, accepted.previous_hash) == (1, None)
+    assert await rows(runtime, select(cases.c.chain_sequence)) == [(1,)]
+
+
+async def test_opening_a_case_reads_nothing(runtime: ServiceRuntime) -> None:
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    async with runtime.transaction() as ledger:
+        listened = ledger.conn.sync_connection
+        assert listened is not None
+        event.listen(listened, "before_cursor_execute", record)
+        await ledger.open_case(
+            CaseReported, actor=ACTOR, payload=example_event("case.reported").payload
+        )
+        assert statements == []
+
+    assert [s.split()[0] for s in statements] == ["INSERT"] * 4

@@ -10,7 +10,7 @@ import math
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cityloop_intake.tables import reports
@@ -22,6 +22,21 @@ NEARBY_METRES = 50.0
 RECENT = timedelta(hours=24)
 EARTH_RADIUS_METRES = 6_371_008.8
 """The mean radius: haversine's error from the ellipsoid is far below GPS error at 50 m."""
+
+
+_NEARBY_OPEN = (
+    select(reports.c.case_id, reports.c.lon, reports.c.lat)
+    .join(cases, cases.c.case_id == reports.c.case_id)
+    .where(
+        reports.c.reported_at >= bindparam("since"),
+        reports.c.lat.between(bindparam("south"), bindparam("north")),
+        reports.c.lon.between(bindparam("west"), bindparam("east")),
+        cases.c.category_code == bindparam("category_code"),
+        cases.c.status.not_in([status.value for status in TERMINAL]),
+    )
+    .order_by(reports.c.reported_at, reports.c.case_id)
+)
+"""Open cases of a category reported since a moment within a box: built once, bound per report."""
 
 
 def distance_metres(a: GeoPoint, b: GeoPoint) -> float:
@@ -44,16 +59,15 @@ async def possible_duplicates(
     lat_span = math.degrees(NEARBY_METRES / EARTH_RADIUS_METRES)
     lon_span = lat_span / max(math.cos(math.radians(point.lat)), 1e-6)
     rows = await conn.execute(
-        select(reports.c.case_id, reports.c.lon, reports.c.lat)
-        .join(cases, cases.c.case_id == reports.c.case_id)
-        .where(
-            reports.c.reported_at >= now - RECENT,
-            reports.c.lat.between(point.lat - lat_span, point.lat + lat_span),
-            reports.c.lon.between(point.lon - lon_span, point.lon + lon_span),
-            cases.c.category_code == category_code,
-            cases.c.status.not_in([status.value for status in TERMINAL]),
-        )
-        .order_by(reports.c.reported_at, reports.c.case_id)
+        _NEARBY_OPEN,
+        {
+            "since": now - RECENT,
+            "south": point.lat - lat_span,
+            "north": point.lat + lat_span,
+            "west": point.lon - lon_span,
+            "east": point.lon + lon_span,
+            "category_code": category_code,
+        },
     )
     return tuple(
         row.case_id

@@ -16,13 +16,15 @@ from cityloop_intake.duplicates import possible_duplicates
 from cityloop_intake.tables import reports
 from cityloop_shared.contract.actors import Actor
 from cityloop_shared.contract.events.intake import CaseReported, CaseReportedPayload
-from cityloop_shared.contract.ids import CaseKind, new_id
+from cityloop_shared.contract.ids import CaseKind
 from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
 from cityloop_shared.contract.values import Category, GeoPoint, Location
 from cityloop_shared.reference.categories import Category as DictionaryCategory
 from cityloop_shared.reference.grids import Grid
 from cityloop_shared.service.runtime import ServiceRuntime
 from cityloop_shared.store.ledger import Ledger
+
+_FILE_REPORT = insert(reports)
 
 Field = tuple[str, ...]
 """Where a refused value sits in the request, e.g. ``("location", "grid_code")``."""
@@ -126,26 +128,26 @@ async def file_report(
         duplicates = await possible_duplicates(
             ledger.conn, payload.category.code, point, datetime.now(UTC)
         )
-    event = await ledger.emit(
+    event = await ledger.open_case(
         CaseReported,
-        case_id=new_id(),
         actor=actor,
         payload=payload.model_copy(update={"possible_duplicates": duplicates}),
     )
-    await ledger.conn.execute(
-        insert(reports).values(
-            case_id=event.case_id,
-            channel=payload.channel.value,
-            category_kind=payload.category.kind.value if payload.category else None,
-            category_code=payload.category.code if payload.category else None,
-            lon=point.lon if point else None,
-            lat=point.lat if point else None,
-            grid_code=payload.location.grid_code,
-            address=payload.location.address,
-            description=payload.description,
-            media_url=str(payload.attachments[0].uri) if payload.attachments else None,
-            token=token,
-            reported_at=event.occurred_at,
-        )
+    ledger.write_later(
+        _FILE_REPORT,
+        {
+            "case_id": event.case_id,
+            "channel": payload.channel.value,
+            "category_kind": payload.category.kind.value if payload.category else None,
+            "category_code": payload.category.code if payload.category else None,
+            "lon": point.lon if point else None,
+            "lat": point.lat if point else None,
+            "grid_code": payload.location.grid_code,
+            "address": payload.location.address,
+            "description": payload.description,
+            "media_url": str(payload.attachments[0].uri) if payload.attachments else None,
+            "token": token,
+            "reported_at": event.occurred_at,
+        },
     )
     return event

@@ -15,8 +15,10 @@ from sqlalchemy import Connection, create_engine, text
 from cityloop_shared.settings import DatabaseSettings
 
 
-def upgrade(settings: DatabaseSettings, schema: str, migrations: Path) -> None:
-    """Bring ``schema`` to the newest revision; safe to run at every start."""
+def upgrade(
+    settings: DatabaseSettings, schema: str, migrations: Path, revision: str = "head"
+) -> None:
+    """Bring ``schema`` to ``revision`` (the newest by default); safe to run at every start."""
     engine = create_engine(settings.url)
     is_sqlite = engine.dialect.name == "sqlite"
     try:
@@ -25,11 +27,13 @@ def upgrade(settings: DatabaseSettings, schema: str, migrations: Path) -> None:
                 # Replicas starting together must not migrate at the same time.
                 conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                # Alembic's ALTERs name tables without a schema: they must land in this one.
+                conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
             config = Config()
             config.set_main_option("script_location", str(migrations))
             config.attributes["connection"] = conn
             config.attributes["schema"] = None if is_sqlite else schema
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
     finally:
         engine.dispose()
 

@@ -17,9 +17,12 @@ from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
 from cityloop_shared.contract.values import GridCode
 from cityloop_shared.service.auth import CurrentActor, require_site
 from cityloop_shared.service.commands import service_runtime
-from cityloop_shared.store.tables import cases, timeline
+from cityloop_shared.store.tables import CHAIN_HEAD_COLUMNS, cases, timeline
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+
+_CASE = select(*(column for column in cases.columns if column.name not in CHAIN_HEAD_COLUMNS))
+"""The case as queries show it: its columns without the service's bookkeeping."""
 
 SEES_PERSONAL_DATA = frozenset({Role.ACCEPTANCE_OPERATOR, Role.DUTY_CHIEF})
 """The supervision centre, which calls reporters back; everyone else sees timelines without
@@ -30,9 +33,7 @@ the public's names, phones and emails."""
 async def case_detail(case_id: UUID, actor: CurrentActor, request: Request) -> dict[str, Any]:
     """The case as this service sees it, with its full timeline: who, what, when, why."""
     async with service_runtime(request).engine.connect() as conn:
-        row = (
-            (await conn.execute(select(cases).where(cases.c.case_id == case_id))).mappings().first()
-        )
+        row = (await conn.execute(_CASE.where(cases.c.case_id == case_id))).mappings().first()
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no case {case_id}")
         require_site(actor, row["site"])
@@ -69,7 +70,7 @@ async def case_list(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Cases of the actor's site (a city actor sees the whole city), newest first."""
-    query = select(cases)
+    query = _CASE
     if site_level(actor.site) is SiteLevel.CITY:
         query = query.where(cases.c.site.like(f"{city_of(actor.site)[:4]}%"))
     else:

@@ -22,6 +22,7 @@ from sqlalchemy.sql import Executable
 from cityloop_shared.contract.actors import Actor
 from cityloop_shared.contract.codec import decode, encode
 from cityloop_shared.contract.envelope import CaseEvent, ChainLink, Payload, event_hash
+from cityloop_shared.contract.ids import new_id
 from cityloop_shared.contract.lifecycle import CaseState, CaseStatus, IllegalTransition, apply
 from cityloop_shared.store.database import pipelined
 from cityloop_shared.store.projection import case_columns, timeline_row
@@ -43,12 +44,6 @@ _CASE_FOR_UPDATE = _CASE.with_for_update()
 _JOURNAL = insert(journal).inline()
 """No position read back: one cached statement for any number of rows, fit for a pipeline."""
 _PROCESSED = select(inbox.c.event_id).where(inbox.c.event_id == bindparam("event_id"))
-_CHAIN_HEAD = (
-    select(journal.c.sequence, journal.c.event_hash)
-    .where(journal.c.case_id == bindparam("case_id"))
-    .order_by(journal.c.sequence.desc())
-    .limit(1)
-)
 
 
 class Outcome(StrEnum):
@@ -81,6 +76,13 @@ class CaseRow:
     """Every column of the ``cases`` row."""
 
 
+def _chain_head(row: CaseRow | None) -> ChainLink | None:
+    """The last link of this service's chain of the case's events, if it has one yet."""
+    if row is None or row.values["chain_sequence"] is None:
+        return None
+    return ChainLink(row.values["chain_sequence"], row.values["chain_hash"])
+
+
 def _case_row(row: Mapping[Any, Any] | None) -> CaseRow | None:
     if row is None:
         return None
@@ -109,8 +111,6 @@ class Ledger:
         self._prefetched: set[UUID] = set()
         self._processed: set[UUID] = set()
         self._locked: dict[UUID, CaseRow | None] = {}
-        self._heads: dict[UUID, ChainLink] = {}
-        """The last link this transaction added to each case's chain."""
         self._new_cases: dict[UUID, dict[str, Any]] = {}
         self._changed_cases: dict[UUID, dict[str, Any]] = {}
         self._journal_rows: list[dict[str, Any]] = []
@@ -179,6 +179,12 @@ class Ledger:
         await self._release_parked(event.event_id, received)
         return received
 
+    async def open_case(self, model: type[E], *, actor: Actor, payload: Payload) -> E:
+        """Decide the first event of a new case, under a new id: nothing to read first."""
+        case_id = new_id()
+        self._locked[case_id] = None
+        return await self.emit(model, case_id=case_id, actor=actor, payload=payload)
+
     async def emit(
         self,
         model: type[E],
@@ -199,14 +205,18 @@ class Ledger:
             site=self.site,
             actor=actor,
             payload=payload,
-            previous=await self._last_link(case_id),
+            previous=_chain_head(row),
             cause=cause,
             causation_id=row.last_event_id if row and cause is None else None,
             correlation_id=row.correlation_id if row and cause is None else None,
         )
-        await self._apply(event, row, "journal")
         link = ChainLink(event.sequence, event_hash(event))
-        self._heads[case_id] = link
+        await self._apply(
+            event,
+            row,
+            "journal",
+            {"chain_sequence": link.sequence, "chain_hash": link.event_hash},
+        )
         self._journal_rows.append(
             {
                 "event_id": event.event_id,
@@ -222,13 +232,13 @@ class Ledger:
         self.emitted.append(event)
         return event
 
-    async def _last_link(self, case_id: UUID) -> ChainLink | None:
-        if case_id in self._heads:
-            return self._heads[case_id]
-        row = (await self.conn.execute(_CHAIN_HEAD, {"case_id": case_id})).first()
-        return ChainLink(row.sequence, row.event_hash) if row else None
-
-    async def _apply(self, event: CaseEvent, row: CaseRow | None, source: str) -> None:
+    async def _apply(
+        self,
+        event: CaseEvent,
+        row: CaseRow | None,
+        source: str,
+        chain_head: Mapping[str, Any] | None = None,
+    ) -> None:
         state = apply(row.state if row else None, event.event_type)
         now = datetime.now(UTC)
         values = {
@@ -237,6 +247,7 @@ class Ledger:
             "last_event_id": event.event_id,
             "updated_at": now,
             **case_columns(event),
+            **(chain_head or {}),
         }
         if row is None:
             changed = {
@@ -251,6 +262,8 @@ class Ledger:
                 "deadline": None,
                 "overdue": False,
                 "reported_at": event.occurred_at,
+                "chain_sequence": None,
+                "chain_hash": None,
                 **values,
             }
             self._new_cases[event.case_id] = changed

@@ -123,3 +123,28 @@ def create_shared_tables() -> None:
         sa.PrimaryKeyConstraint("event_id"),
     )
     op.create_index(op.f("ix_timeline_case_id"), "timeline", ["case_id"], unique=False)
+
+
+def add_chain_heads_to_cases() -> None:
+    """The second revision: each case row keeps the head of the service's own chain of the
+    case's events, filled from the journal for the cases already there."""
+    op.add_column("cases", sa.Column("chain_sequence", sa.Integer(), nullable=True))
+    op.add_column("cases", sa.Column("chain_hash", sa.String(length=64), nullable=True))
+    journal = sa.table(
+        "journal", sa.column("case_id"), sa.column("sequence"), sa.column("event_hash")
+    )
+    cases = sa.table(
+        "cases", sa.column("case_id"), sa.column("chain_sequence"), sa.column("chain_hash")
+    )
+    last = (
+        sa.select(journal.c.sequence, journal.c.event_hash)
+        .where(journal.c.case_id == cases.c.case_id)
+        .order_by(journal.c.sequence.desc())
+        .limit(1)
+    )
+    op.execute(
+        cases.update().values(
+            chain_sequence=last.with_only_columns(journal.c.sequence).scalar_subquery(),
+            chain_hash=last.with_only_columns(journal.c.event_hash).scalar_subquery(),
+        )
+    )

@@ -5,7 +5,8 @@
   service's audit log.
 - ``inbox``: ids of events already applied, so a redelivered record changes nothing.
 - ``parked``: events that arrived before their cause (from another topic) was applied.
-- ``cases`` and ``timeline``: the case projection every service answers queries from.
+- ``cases`` and ``timeline``: the case projection every service answers queries from; a
+  case row also keeps the head of the service's own chain of the case's events.
 - ``idempotency_keys``: the first answer to a client's command, returned again on retry.
 - ``clocks``: time-limit clocks of the steps the service owns (see ``clocks.py``).
 """
@@ -94,7 +95,13 @@ cases = Table(
     Column("correlation_id", Uuid, nullable=False),
     Column("reported_at", _Moment, nullable=False),
     Column("updated_at", _Moment, nullable=False),
+    # The head of this service's own chain of the case's events (its journal's last link),
+    # kept with the row a command locks anyway, so deciding an event reads nothing more.
+    Column("chain_sequence", Integer),
+    Column("chain_hash", String(64)),
 )
+CHAIN_HEAD_COLUMNS = frozenset({"chain_sequence", "chain_hash"})
+"""Bookkeeping of the ``cases`` row, not part of the case as queries show it."""
 
 timeline = Table(
     "timeline",
