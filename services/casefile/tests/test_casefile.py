@@ -3,6 +3,7 @@ cancellation, voiding and forwarding, with refusals that change nothing."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -184,6 +185,25 @@ async def test_a_repeated_command_with_the_same_key_is_a_no_op(
         f"/cases/{case_id}/accept", json={"needs_verification": True}, headers=headers
     )
     assert reused.status_code == 422
+    detail = (await client.get(f"/cases/{case_id}", headers=operator)).json()
+    assert [e["event_type"] for e in detail["timeline"]].count("case.accepted") == 1
+
+
+async def test_a_command_sent_twice_at_once_is_decided_once_and_answered_alike(
+    casefile: Client, auth: Auth, upstream: Upstream
+) -> None:
+    client, _ = casefile
+    operator = auth(Role.ACCEPTANCE_OPERATOR)
+    case_id = await report(upstream, ReportChannel.VIDEO)
+    await known(client, case_id, operator)
+    headers = {**operator, "Idempotency-Key": "double-tap"}
+
+    first, second = await asyncio.gather(
+        *(client.post(f"/cases/{case_id}/accept", json={}, headers=headers) for _ in range(2))
+    )
+
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
     detail = (await client.get(f"/cases/{case_id}", headers=operator)).json()
     assert [e["event_type"] for e in detail["timeline"]].count("case.accepted") == 1
 

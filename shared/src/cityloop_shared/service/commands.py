@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, insert, select
 
 from cityloop_shared.contract.actors import Actor
 from cityloop_shared.contract.envelope import canonical_json
+from cityloop_shared.contract.lifecycle import IllegalTransition
 from cityloop_shared.service.auth import require_site
 from cityloop_shared.service.runtime import ServiceRuntime, retry_transient
 from cityloop_shared.store.ledger import CaseRow, Ledger
@@ -57,40 +58,57 @@ async def run_command(
     *,
     status_code: int = status.HTTP_200_OK,
 ) -> JSONResponse:
+    """Decide the command in one transaction; with an idempotency key, at most once.
+
+    The first answer to a key is looked for only when it can matter: when the command is
+    refused (the case moved on, perhaps by this very command) or its writes collide with
+    another transaction's (perhaps the same command, sent twice at once). A command that
+    goes through, as nearly all do, costs no read for its key.
+    """
     fingerprint = hashlib.sha256(canonical_json(jsonable_encoder(request))).hexdigest()
+    attempts = 0
+
+    async def first_answer() -> JSONResponse | None:
+        if idempotency_key is None:
+            return None
+        return await _first_answer(runtime, actor, idempotency_key, fingerprint)
 
     async def attempt() -> JSONResponse:
-        async with runtime.transaction() as ledger:
-            if idempotency_key is not None:
-                first = await _first_answer(ledger, actor, idempotency_key, fingerprint)
-                if first is not None:
-                    return first
-            answer = jsonable_encoder(await decide(ledger))
-            if idempotency_key is not None:
-                ledger.write_later(
-                    _REMEMBER_ANSWER,
-                    {
-                        "actor_id": actor.id,
-                        "key": idempotency_key,
-                        "fingerprint": fingerprint,
-                        "status_code": status_code,
-                        "response": answer,
-                        "created_at": datetime.now(UTC),
-                    },
-                )
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1 and (first := await first_answer()) is not None:
+            return first
+        try:
+            async with runtime.transaction() as ledger:
+                answer = jsonable_encoder(await decide(ledger))
+                if idempotency_key is not None:
+                    ledger.write_later(
+                        _REMEMBER_ANSWER,
+                        {
+                            "actor_id": actor.id,
+                            "key": idempotency_key,
+                            "fingerprint": fingerprint,
+                            "status_code": status_code,
+                            "response": answer,
+                            "created_at": datetime.now(UTC),
+                        },
+                    )
+        except (HTTPException, IllegalTransition):
+            if (first := await first_answer()) is not None:
+                return first
+            raise
         return JSONResponse(answer, status_code=status_code)
 
     return await retry_transient(attempt)
 
 
 async def _first_answer(
-    ledger: Ledger, actor: Actor, key: str, fingerprint: str
+    runtime: ServiceRuntime, actor: Actor, key: str, fingerprint: str
 ) -> JSONResponse | None:
-    row = (
-        (await ledger.conn.execute(_FIRST_ANSWER, {"actor_id": actor.id, "key": key}))
-        .mappings()
-        .first()
-    )
+    """The answer first given to this actor's key; 422 if the key came with another request."""
+    async with runtime.engine.connect() as conn:
+        found = await conn.execute(_FIRST_ANSWER, {"actor_id": actor.id, "key": key})
+        row = found.mappings().first()
     if row is None:
         return None
     if row["fingerprint"] != fingerprint:
