@@ -62,7 +62,7 @@ class ServiceRuntime:
 
     def clocks(self, ledger: Ledger) -> Clocks:
         calendar = self.reference.calendar
-        return Clocks(ledger.conn, calendar.add_working_time, calendar.working_time_between)
+        return Clocks(ledger, calendar.add_working_time, calendar.working_time_between)
 
     def every(self, seconds: float, timer: Timer) -> None:
         """Run ``timer`` periodically; it must be safe to repeat (timers are state in the DB)."""

@@ -19,10 +19,10 @@ from uuid import UUID
 from sqlalchemy import Row, and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from cityloop_shared.contract.values import ClockStep
+from cityloop_shared.store.ledger import Ledger
 from cityloop_shared.store.tables import clocks
 
 WARNING_SHARE = 0.8
@@ -47,12 +47,14 @@ class DueSignal:
 
 
 class Clocks:
-    """The clocks table as seen from one transaction, on one working calendar."""
+    """The clocks table as seen from one ledger's transaction, on one working calendar.
 
-    def __init__(
-        self, conn: AsyncConnection, add: AddWorkingTime, between: WorkingTimeBetween
-    ) -> None:
-        self._conn = conn
+    Changes are written with the ledger's own writes at its next flush, in the order they
+    were made; a read flushes first, so it sees them.
+    """
+
+    def __init__(self, ledger: Ledger, add: AddWorkingTime, between: WorkingTimeBetween) -> None:
+        self._ledger = ledger
         self._add = add
         self._between = between
 
@@ -105,7 +107,7 @@ class Clocks:
 
     async def stop(self, case_id: UUID, step: ClockStep, at: datetime) -> None:
         """Stop a running clock; a stopped one keeps the moment it stopped."""
-        await self._conn.execute(_STOP, {**_key(case_id, step), "stopped_at": at})
+        self._ledger.write_later(_STOP, {**_key(case_id, step), "stopped_at": at})
 
     async def deadline(self, case_id: UUID, step: ClockStep) -> datetime | None:
         row = await self._row(case_id, step)
@@ -115,8 +117,9 @@ class Clocks:
         """Signals due at ``now`` on running clocks; repeating the scan finds nothing twice
         once the signals' events were journaled with :meth:`mark_signalled`."""
         running = and_(clocks.c.stopped_at.is_(None), clocks.c.suspended_at.is_(None))
+        await self._ledger.flush()
         rows = (
-            await self._conn.execute(
+            await self._ledger.conn.execute(
                 select(clocks)
                 .where(
                     running,
@@ -147,14 +150,15 @@ class Clocks:
         return self._add(start, self._between(start, deadline) * WARNING_SHARE)
 
     async def _row(self, case_id: UUID, step: ClockStep) -> Row[Any] | None:
-        return (await self._conn.execute(_ROW, _key(case_id, step))).first()
+        await self._ledger.flush()
+        return (await self._ledger.conn.execute(_ROW, _key(case_id, step))).first()
 
     async def _set(self, case_id: UUID, step: ClockStep, **values: object) -> None:
-        await self._conn.execute(_update(frozenset(values)), {**_key(case_id, step), **values})
+        self._ledger.write_later(_update(frozenset(values)), {**_key(case_id, step), **values})
 
     async def _upsert(self, case_id: UUID, step: ClockStep, values: dict[str, object]) -> None:
-        statement = _upsert(self._conn.dialect.name)
-        await self._conn.execute(statement, {"case_id": case_id, "step": step.value, **values})
+        statement = _upsert(self._ledger.conn.dialect.name)
+        self._ledger.write_later(statement, {"case_id": case_id, "step": step.value, **values})
 
 
 def _key(case_id: UUID, step: ClockStep) -> dict[str, object]:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
@@ -43,6 +43,20 @@ _CASE = select(cases).where(cases.c.case_id == bindparam("case_id"))
 _CASE_FOR_UPDATE = _CASE.with_for_update()
 _JOURNAL = insert(journal).inline()
 """No position read back: one cached statement for any number of rows, fit for a pipeline."""
+_LOCK_CASES = (
+    select(cases)
+    .where(cases.c.case_id.in_(bindparam("case_ids", expanding=True)))
+    # One order for every locker, so two batches sharing cases cannot deadlock.
+    .order_by(cases.c.case_id)
+    .with_for_update()
+)
+_SEEN_OR_AWAITED = union_all(
+    select(inbox.c.event_id, literal(False)).where(
+        inbox.c.event_id.in_(bindparam("event_ids", expanding=True))
+    ),
+    select(parked.c.awaiting_event_id, literal(True)),
+)
+"""Ids of a batch the inbox already holds (False), and the causes parked events await (True)."""
 _PROCESSED = select(inbox.c.event_id).where(inbox.c.event_id == bindparam("event_id"))
 
 
@@ -122,24 +136,16 @@ class Ledger:
         """Read once, for a batch about to be received, which ids the inbox already holds,
         whether anything waits in the parked table, and the batch's cases (locked)."""
         await self.flush()
-        found = await self.conn.execute(
-            select(inbox.c.event_id).where(inbox.c.event_id.in_(event_ids))
-        )
-        self._processed = set(found.scalars().all())
+        found = await self.conn.execute(_SEEN_OR_AWAITED, {"event_ids": event_ids})
+        self._processed, self._awaited = set(), set()
+        for event_id, awaited in found:
+            (self._awaited if awaited else self._processed).add(event_id)
         self._prefetched = set(event_ids)
         if case_ids:
-            rows = await self.conn.execute(
-                select(cases)
-                .where(cases.c.case_id.in_(case_ids))
-                .order_by(cases.c.case_id)
-                .with_for_update()
-            )
+            rows = await self.conn.execute(_LOCK_CASES, {"case_ids": list(case_ids)})
             self._locked.update(dict.fromkeys(case_ids))
             for row in rows.mappings():
                 self._locked[row["case_id"]] = _case_row(row)
-        self._awaited = set(
-            (await self.conn.execute(select(parked.c.awaiting_event_id))).scalars().all()
-        )
 
     async def is_processed(self, event_id: UUID) -> bool:
         await self.flush()
