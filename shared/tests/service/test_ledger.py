@@ -10,12 +10,17 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cityloop_shared.contract import new_id
-from cityloop_shared.contract.envelope import event_hash
-from cityloop_shared.contract.events.casefile import CaseAccepted, CaseAcceptedPayload
+from cityloop_shared.contract.envelope import CaseEvent, Payload, event_hash
+from cityloop_shared.contract.events.casefile import (
+    CaseAccepted,
+    CaseAcceptedPayload,
+    CaseRegistered,
+)
 from cityloop_shared.contract.events.intake import CaseReported
 from cityloop_shared.contract.examples import ACTOR, example_event
 from cityloop_shared.service.runtime import ServiceRuntime
-from cityloop_shared.store.tables import cases, idempotency_keys, inbox, journal, timeline
+from cityloop_shared.store.ledger import Ledger, Outcome
+from cityloop_shared.store.tables import cases, idempotency_keys, inbox, journal, parked, timeline
 
 
 async def rows(runtime: ServiceRuntime, query: Any) -> list[Any]:
@@ -39,6 +44,15 @@ def idempotency_record(key: str) -> Any:
         response={},
         created_at=datetime.now(UTC),
     )
+
+
+def statements_of(ledger: Ledger) -> list[str]:
+    """The SQL the ledger's connection sends from now on."""
+    sent: list[str] = []
+    connection = ledger.conn.sync_connection
+    assert connection is not None
+    event.listen(connection, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    return sent
 
 
 async def test_events_decided_in_one_transaction_chain_and_land_together(
@@ -165,18 +179,71 @@ async def test_a_case_seen_only_in_others_events_has_no_chain_head_yet(
 
 
 async def test_opening_a_case_reads_nothing(runtime: ServiceRuntime) -> None:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(args[2])
-
     async with runtime.transaction() as ledger:
-        listened = ledger.conn.sync_connection
-        assert listened is not None
-        event.listen(listened, "before_cursor_execute", record)
+        sent = statements_of(ledger)
         await ledger.open_case(
             CaseReported, actor=ACTOR, payload=example_event("case.reported").payload
         )
-        assert statements == []
+        assert sent == []
 
-    assert [s.split()[0] for s in statements] == ["INSERT"] * 4
+    assert [statement.split()[0] for statement in sent] == ["INSERT"] * 4
+
+
+def caused_by(cause: CaseEvent, model: type[CaseEvent], payload: Payload) -> CaseEvent:
+    return model.create(
+        case_id=cause.case_id,
+        site=cause.site,
+        actor=ACTOR,
+        payload=payload,
+        previous=cause.link(),
+        cause=cause,
+    )
+
+
+async def test_an_event_ahead_of_its_cause_in_a_batch_waits_in_memory(
+    runtime: ServiceRuntime,
+) -> None:
+    reported = example_event("case.reported")
+    accepted = caused_by(reported, CaseAccepted, CaseAcceptedPayload(needs_verification=False))
+    async with runtime.transaction() as ledger:
+        sent = statements_of(ledger)
+        await ledger.prefetch([accepted.event_id, reported.event_id], {reported.case_id})
+        early = await ledger.receive(accepted, "casefile/0/0")
+        on_time = await ledger.receive(reported, "intake/0/0")
+
+    assert early.outcome is Outcome.PARKED
+    assert on_time.applied == [reported, accepted]
+    assert await rows(runtime, select(cases.c.status)) == [("accepted",)]
+    assert not [statement for statement in sent if "parked" in statement.split()[:3]]
+
+
+async def test_what_waits_for_a_cause_that_parks_itself_waits_in_the_table(
+    runtime: ServiceRuntime,
+) -> None:
+    reported = example_event("case.reported")
+    accepted = caused_by(reported, CaseAccepted, CaseAcceptedPayload(needs_verification=False))
+    registered = caused_by(accepted, CaseRegistered, example_event("case.registered").payload)
+    async with runtime.transaction() as ledger:
+        batch = [registered, accepted]
+        await ledger.prefetch([e.event_id for e in batch], {reported.case_id})
+        for waiting in batch:
+            assert (await ledger.receive(waiting, "casefile/0/0")).outcome is Outcome.PARKED
+    assert await count(runtime, parked) == 2
+
+    async with runtime.transaction() as ledger:
+        await ledger.prefetch([reported.event_id], {reported.case_id})
+        released = await ledger.receive(reported, "intake/0/0")
+
+    assert released.applied == [reported, accepted, registered]
+    assert await count(runtime, parked) == 0
+
+
+async def test_a_batch_cut_short_parks_what_waits_in_memory(runtime: ServiceRuntime) -> None:
+    reported = example_event("case.reported")
+    accepted = caused_by(reported, CaseAccepted, CaseAcceptedPayload(needs_verification=False))
+    async with runtime.transaction() as ledger:
+        await ledger.prefetch([accepted.event_id, reported.event_id], {reported.case_id})
+        await ledger.receive(accepted, "casefile/0/0")
+
+    waiting = await rows(runtime, select(parked.c.event_id, parked.c.awaiting_event_id))
+    assert waiting == [(accepted.event_id, reported.event_id)]

@@ -80,6 +80,7 @@ class ServiceRuntime:
         async with self.engine.begin() as conn:
             ledger = Ledger(conn, self.topic, self.site)
             yield ledger
+            await ledger.settle()
             await ledger.flush()
             for letter in dead_letters or ():
                 await self.send_dead_letter(letter)

@@ -123,6 +123,9 @@ class Ledger:
         self._awaited: set[UUID] | None = None
         """Causes that parked events wait for, once read (a short list: parking is rare)."""
         self._prefetched: set[UUID] = set()
+        self._held: dict[UUID, list[tuple[CaseEvent, str]]] = {}
+        """Events waiting for a cause further on in the same batch, by the cause's id: parked
+        in memory, since the cause comes before the transaction ends."""
         self._processed: set[UUID] = set()
         self._locked: dict[UUID, CaseRow | None] = {}
         self._new_cases: dict[UUID, dict[str, Any]] = {}
@@ -177,9 +180,14 @@ class Ledger:
             await self._apply(event, row, source)
         except IllegalTransition as error:
             cause = event.causation_id
+            if cause in self._prefetched and cause not in self._processed:
+                self._held.setdefault(cause, []).append((event, source))
+                return Received(Outcome.PARKED)
             if cause is not None and not await self.is_processed(cause):
                 await self._park(event, cause, source)
+                await self._park_held(event.event_id)
                 return Received(Outcome.PARKED)
+            await self._park_held(event.event_id)
             return Received(Outcome.ILLEGAL, dead=[(event, error)])
         received = Received(Outcome.APPLIED, [event])
         await self._release_parked(event.event_id, received)
@@ -351,7 +359,23 @@ class Ledger:
             )
         )
 
+    async def settle(self) -> None:
+        """Before the transaction ends: what still waits in memory for a cause of its batch
+        (a batch cut short) waits in the parked table instead, so nothing is dropped."""
+        for cause in list(self._held):
+            await self._park_held(cause)
+
+    async def _park_held(self, cause: UUID) -> None:
+        """The cause was not applied after all: what waited for it in memory waits in the table."""
+        for event, source in self._held.pop(cause, []):
+            await self._park(event, cause, source)
+
     async def _release_parked(self, cause: UUID, into: Received) -> None:
+        for event, source in self._held.pop(cause, []):
+            self._processed.discard(event.event_id)
+            released = await self.receive(event, source)
+            into.applied.extend(released.applied)
+            into.dead.extend(released.dead)
         if self._awaited is not None and cause not in self._awaited:
             return
         waiting = (
