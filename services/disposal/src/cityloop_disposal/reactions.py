@@ -2,6 +2,7 @@
 
 Dispatch, re-dispatch and rework put a task on a department's list; the dispatcher's
 decisions move its deadline or state; a return, a voiding or a closing takes it off.
+Reactions only write, so their writes wait for the batch's flush.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import update
 
 from cityloop_disposal.tables import TaskState, is_open, tasks
 from cityloop_shared.contract.envelope import CaseEvent
@@ -27,6 +28,7 @@ from cityloop_shared.contract.events.dispatch import (
 )
 from cityloop_shared.contract.events.verification import CaseClosed
 from cityloop_shared.store.ledger import Ledger
+from cityloop_shared.store.upserts import upsert
 
 
 async def react(ledger: Ledger, event: CaseEvent) -> None:
@@ -56,36 +58,30 @@ async def _assign(
     ledger: Ledger, event: CaseEvent, department_id: str, deadline: datetime, *, rework: bool
 ) -> None:
     """The department's task awaits acceptance again, counted as rework when sent back."""
-    values: dict[str, Any] = {
-        "state": TaskState.AWAITING_ACCEPTANCE.value,
-        "deadline": deadline,
-        "dispatched_at": event.occurred_at,
-        "accepted_at": None,
-        "completed_at": None,
-        "pending_request": None,
-        "updated_at": event.occurred_at,
-    }
-    key = (tasks.c.case_id == event.case_id, tasks.c.department_id == department_id)
-    reworked = await ledger.conn.scalar(select(tasks.c.rework_count).where(*key))
-    if reworked is None:
-        await ledger.conn.execute(
-            insert(tasks).values(
-                case_id=event.case_id,
-                department_id=department_id,
-                site=event.site,
-                rework_count=int(rework),
-                **values,
-            )
-        )
-    else:
-        await ledger.conn.execute(
-            update(tasks).where(*key).values(rework_count=reworked + int(rework), **values)
-        )
+    statement = upsert(
+        ledger.conn.dialect.name, tasks, ("case_id", "department_id"), adding=("rework_count",)
+    )
+    ledger.write_later(
+        statement,
+        {
+            "case_id": event.case_id,
+            "department_id": department_id,
+            "site": event.site,
+            "state": TaskState.AWAITING_ACCEPTANCE.value,
+            "deadline": deadline,
+            "dispatched_at": event.occurred_at,
+            "accepted_at": None,
+            "completed_at": None,
+            "rework_count": int(rework),
+            "pending_request": None,
+            "updated_at": event.occurred_at,
+        },
+    )
 
 
 async def _update_open_task(ledger: Ledger, event: CaseEvent, **values: Any) -> None:
     """Every decision on a request answers it, so the pending request is cleared too."""
-    await ledger.conn.execute(
+    ledger.write_later(
         update(tasks)
         .where(tasks.c.case_id == event.case_id, is_open())
         .values(pending_request=None, updated_at=event.occurred_at, **values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import update
 
 from cityloop_shared.contract.actors import Actor
 from cityloop_shared.contract.envelope import CaseEvent
@@ -17,6 +17,7 @@ from cityloop_shared.logging import get_logger
 from cityloop_shared.service.consumer import Reaction
 from cityloop_shared.service.runtime import ServiceRuntime
 from cityloop_shared.store.ledger import Ledger
+from cityloop_shared.store.upserts import upsert
 from cityloop_verification.tables import CheckResult, check_tasks
 
 log = get_logger("cityloop.verification")
@@ -28,7 +29,7 @@ def reactions(runtime: ServiceRuntime) -> Reaction:
             await request_check(runtime, ledger, event)
         elif isinstance(event, CaseVoided):
             await runtime.clocks(ledger).stop(event.case_id, ClockStep.CHECK, event.occurred_at)
-            await ledger.conn.execute(
+            ledger.write_later(
                 update(check_tasks)
                 .where(check_tasks.c.case_id == event.case_id, check_tasks.c.result.is_(None))
                 .values(result=CheckResult.VOIDED.value)
@@ -60,23 +61,15 @@ async def request_check(runtime: ServiceRuntime, ledger: Ledger, cause: Feedback
         payload=CheckRequestedPayload(supervisor_id=supervisor.id, due_at=due_at),
         cause=cause,
     )
-    task = {
-        "supervisor_id": supervisor.id,
-        "requested_at": event.occurred_at,
-        "due_at": due_at,
-        "result": None,
-    }
-    rounds = await ledger.conn.scalar(
-        select(check_tasks.c.rounds).where(check_tasks.c.case_id == case.case_id)
+    ledger.write_later(
+        upsert(ledger.conn.dialect.name, check_tasks, ("case_id",), adding=("rounds",)),
+        {
+            "case_id": case.case_id,
+            "supervisor_id": supervisor.id,
+            "requested_at": event.occurred_at,
+            "due_at": due_at,
+            "result": None,
+            "rounds": 1,
+        },
     )
-    if rounds is None:
-        await ledger.conn.execute(
-            insert(check_tasks).values(case_id=case.case_id, rounds=1, **task)
-        )
-    else:
-        await ledger.conn.execute(
-            update(check_tasks)
-            .where(check_tasks.c.case_id == case.case_id)
-            .values(rounds=rounds + 1, **task)
-        )
     await runtime.clocks(ledger).start(case.case_id, ClockStep.CHECK, now, due_at)

@@ -17,13 +17,12 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, and_, bindparam, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import Executable
 
 from cityloop_shared.contract.values import ClockStep
 from cityloop_shared.store.ledger import Ledger
 from cityloop_shared.store.tables import clocks
+from cityloop_shared.store.upserts import upsert
 
 WARNING_SHARE = 0.8
 
@@ -31,7 +30,6 @@ WARNING_SHARE = 0.8
 _THIS_CLOCK = and_(clocks.c.case_id == bindparam("c_case_id"), clocks.c.step == bindparam("c_step"))
 _ROW = select(clocks).where(_THIS_CLOCK)
 _STOP = update(clocks).where(_THIS_CLOCK, clocks.c.stopped_at.is_(None))
-_STARTED = ("started_at", "deadline", "warn_at", "suspended_at", "stopped_at", "warned", "overdue")
 
 AddWorkingTime = Callable[[datetime, timedelta], datetime]
 WorkingTimeBetween = Callable[[datetime, datetime], timedelta]
@@ -157,7 +155,7 @@ class Clocks:
         self._ledger.write_later(_update(frozenset(values)), {**_key(case_id, step), **values})
 
     async def _upsert(self, case_id: UUID, step: ClockStep, values: dict[str, object]) -> None:
-        statement = _upsert(self._ledger.conn.dialect.name)
+        statement = upsert(self._ledger.conn.dialect.name, clocks, ("case_id", "step"))
         self._ledger.write_later(statement, {"case_id": case_id, "step": step.value, **values})
 
 
@@ -168,13 +166,3 @@ def _key(case_id: UUID, step: ClockStep) -> dict[str, object]:
 @functools.cache
 def _update(columns: frozenset[str]) -> Executable:
     return update(clocks).where(_THIS_CLOCK).values({c: bindparam(c) for c in columns})
-
-
-@functools.cache
-def _upsert(dialect: str) -> Executable:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(clocks)
-    return statement.on_conflict_do_update(
-        index_elements=["case_id", "step"],
-        set_={column: statement.excluded[column] for column in _STARTED},
-    )
