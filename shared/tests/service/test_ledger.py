@@ -247,3 +247,17 @@ async def test_a_batch_cut_short_parks_what_waits_in_memory(runtime: ServiceRunt
 
     waiting = await rows(runtime, select(parked.c.event_id, parked.c.awaiting_event_id))
     assert waiting == [(accepted.event_id, reported.event_id)]
+
+
+async def test_a_batch_asks_the_inbox_about_its_causes_once(runtime: ServiceRuntime) -> None:
+    reported = example_event("case.reported")
+    accepted = caused_by(reported, CaseAccepted, CaseAcceptedPayload(needs_verification=False))
+    async with runtime.transaction() as ledger:
+        await ledger.prefetch([accepted.event_id], {reported.case_id}, {reported.event_id})
+        sent = statements_of(ledger)
+        received = await ledger.receive(accepted, "casefile/0/0")
+
+    assert received.outcome is Outcome.PARKED
+    inbox_reads = [s for s in sent if s.startswith("SELECT") and "inbox" in s]
+    assert inbox_reads == []
+    assert await count(runtime, parked) == 1

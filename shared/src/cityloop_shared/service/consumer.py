@@ -81,6 +81,7 @@ async def _apply(
         await ledger.prefetch(
             [delivery.event.event_id for delivery in deliveries],
             {delivery.event.case_id for delivery in deliveries},
+            {d.event.causation_id for d in deliveries if d.event.causation_id is not None},
         )
         for delivery in deliveries:
             with structlog.contextvars.bound_contextvars(**event_log_context(delivery.event)):

@@ -127,6 +127,10 @@ class Ledger:
         """Events waiting for a cause further on in the same batch, by the cause's id: parked
         in memory, since the cause comes before the transaction ends."""
         self._processed: set[UUID] = set()
+        self._applied: set[UUID] = set()
+        """Ids known to be in the inbox: read by the prefetch, or applied since."""
+        self._asked: set[UUID] = set()
+        """Ids whose place in the inbox the prefetch read."""
         self._locked: dict[UUID, CaseRow | None] = {}
         self._new_cases: dict[UUID, dict[str, Any]] = {}
         self._changed_cases: dict[UUID, dict[str, Any]] = {}
@@ -135,14 +139,20 @@ class Ledger:
         self._inbox_rows: list[dict[str, Any]] = []
         self._deferred: list[tuple[Executable, dict[str, Any] | None]] = []
 
-    async def prefetch(self, event_ids: list[UUID], case_ids: set[UUID]) -> None:
-        """Read once, for a batch about to be received, which ids the inbox already holds,
-        whether anything waits in the parked table, and the batch's cases (locked)."""
+    async def prefetch(
+        self, event_ids: list[UUID], case_ids: set[UUID], cause_ids: set[UUID] | None = None
+    ) -> None:
+        """Read once, for a batch about to be received, which of its events and of their
+        causes the inbox already holds, what waits in the parked table, and the batch's
+        cases (locked)."""
         await self.flush()
-        found = await self.conn.execute(_SEEN_OR_AWAITED, {"event_ids": event_ids})
+        asked = set(event_ids) | (cause_ids or set())
+        found = await self.conn.execute(_SEEN_OR_AWAITED, {"event_ids": list(asked)})
         self._processed, self._awaited = set(), set()
         for event_id, awaited in found:
             (self._awaited if awaited else self._processed).add(event_id)
+        self._applied = set(self._processed)
+        self._asked = asked
         self._prefetched = set(event_ids)
         if case_ids:
             rows = await self.conn.execute(_LOCK_CASES, {"case_ids": list(case_ids)})
@@ -153,6 +163,14 @@ class Ledger:
     async def is_processed(self, event_id: UUID) -> bool:
         await self.flush()
         return await self.conn.scalar(_PROCESSED, {"event_id": event_id}) is not None
+
+    async def _is_applied(self, event_id: UUID) -> bool:
+        """Like :meth:`is_processed`, without a read for what the prefetch already asked."""
+        if event_id in self._applied:
+            return True
+        if event_id in self._asked:
+            return False
+        return await self.is_processed(event_id)
 
     async def case(self, case_id: UUID, *, for_update: bool = False) -> CaseRow | None:
         """The case's projection row; ``for_update`` locks it until the transaction ends.
@@ -183,7 +201,7 @@ class Ledger:
             if cause in self._prefetched and cause not in self._processed:
                 self._held.setdefault(cause, []).append((event, source))
                 return Received(Outcome.PARKED)
-            if cause is not None and not await self.is_processed(cause):
+            if cause is not None and not await self._is_applied(cause):
                 await self._park(event, cause, source)
                 await self._park_held(event.event_id)
                 return Received(Outcome.PARKED)
@@ -289,6 +307,7 @@ class Ledger:
                 self._changed_cases[event.case_id] = changed
         self._locked[event.case_id] = _case_row(changed)
         self._timeline_rows.append(timeline_row(event))
+        self._applied.add(event.event_id)
         self._inbox_rows.append(
             {
                 "event_id": event.event_id,
