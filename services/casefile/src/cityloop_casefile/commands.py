@@ -118,7 +118,7 @@ async def accept(
             payload=CaseAcceptedPayload(needs_verification=needs),
         )
         clocks = runtime.clocks(ledger)
-        await clocks.stop(case_id, ClockStep.ACCEPTANCE, event.occurred_at)
+        clocks.stop(case_id, ClockStep.ACCEPTANCE, event.occurred_at)
         if needs:
             await ledger.conn.execute(insert(verification_tasks).values(case_id=case_id))
         else:
@@ -156,7 +156,7 @@ async def request_verification(
             .where(verification_tasks.c.case_id == case_id)
             .values(supervisor_id=supervisor_id, requested_at=event.occurred_at)
         )
-        await runtime.clocks(ledger).start(case_id, ClockStep.VERIFICATION, now, due_at)
+        runtime.clocks(ledger).start(case_id, ClockStep.VERIFICATION, now, due_at)
         return {**_answer(event), "supervisor_id": supervisor_id, "due_at": due_at}
 
     return await run_command(runtime, actor, key, body, decide)
@@ -199,7 +199,7 @@ async def report_verification(
             .where(verification_tasks.c.case_id == case_id)
             .values(confirmed=body.confirmed)
         )
-        await runtime.clocks(ledger).stop(case_id, ClockStep.VERIFICATION, event.occurred_at)
+        runtime.clocks(ledger).stop(case_id, ClockStep.VERIFICATION, event.occurred_at)
         await _start_registration_clock(runtime, ledger, case, event.occurred_at)
         return _answer(event)
 
@@ -269,7 +269,7 @@ async def register(
                 time_limit=limit.as_time_limit(),
             ),
         )
-        await runtime.clocks(ledger).stop(case_id, ClockStep.REGISTRATION, event.occurred_at)
+        runtime.clocks(ledger).stop(case_id, ClockStep.REGISTRATION, event.occurred_at)
         return {**_answer(event), "case_number": number}
 
     return await run_command(runtime, actor, key, body, decide)
@@ -295,7 +295,7 @@ async def cancel(
             actor=actor,
             payload=ReasonPayload(reason=body.reason),
         )
-        await _stop_all_clocks(runtime, ledger, case_id, event.occurred_at)
+        _stop_all_clocks(runtime, ledger, case_id, event.occurred_at)
         return _answer(event)
 
     return await run_command(runtime, actor, key, body, decide)
@@ -367,7 +367,7 @@ async def decide_voiding(
                 reason=pending.reason, requested_by=pending.requested_by, approved_by=actor.id
             ),
         )
-        await _stop_all_clocks(runtime, ledger, case_id, event.occurred_at)
+        _stop_all_clocks(runtime, ledger, case_id, event.occurred_at)
         return {**_answer(event), "voided": True}
 
     return await run_command(runtime, actor, key, body, decide)
@@ -437,15 +437,13 @@ async def _start_registration_clock(
     runtime: ServiceRuntime, ledger: Ledger, case: CaseRow, at: datetime
 ) -> None:
     deadline = _deadline(runtime, ClockStep.REGISTRATION, case, at)
-    await runtime.clocks(ledger).start(case.case_id, ClockStep.REGISTRATION, at, deadline)
+    runtime.clocks(ledger).start(case.case_id, ClockStep.REGISTRATION, at, deadline)
 
 
-async def _stop_all_clocks(
-    runtime: ServiceRuntime, ledger: Ledger, case_id: UUID, at: datetime
-) -> None:
+def _stop_all_clocks(runtime: ServiceRuntime, ledger: Ledger, case_id: UUID, at: datetime) -> None:
     clocks = runtime.clocks(ledger)
     for step in (ClockStep.ACCEPTANCE, ClockStep.VERIFICATION, ClockStep.REGISTRATION):
-        await clocks.stop(case_id, step, at)
+        clocks.stop(case_id, step, at)
 
 
 async def _next_sequence(ledger: Ledger, day: date) -> int:

@@ -18,7 +18,7 @@ def reactions(runtime: ServiceRuntime) -> Reaction:
             deadline = runtime.reference.calendar.add_working_time(
                 event.occurred_at, limit.duration
             )
-            await runtime.clocks(ledger).start(
+            runtime.clocks(ledger).start(
                 event.case_id, ClockStep.ACCEPTANCE, event.occurred_at, deadline
             )
 

@@ -106,7 +106,7 @@ async def _handed_over(
     deadline: datetime,
 ) -> dict[str, Any]:
     """A case is with a department (派遣 or 改派): the dispatch clock stops, its task opens."""
-    await runtime.clocks(ledger).stop(event.case_id, ClockStep.DISPATCH, event.occurred_at)
+    runtime.clocks(ledger).stop(event.case_id, ClockStep.DISPATCH, event.occurred_at)
     await assign(runtime, ledger, event.case_id, department_id, now, deadline)
     return {**_answer(event), "department_id": department_id, "deadline": deadline}
 
@@ -191,8 +191,8 @@ async def approve_return(
             .values(dispatch_deadline=deadline)
         )
         clocks = runtime.clocks(ledger)
-        await clocks.stop(case_id, ClockStep.DISPOSAL, at)
-        await clocks.start(case_id, ClockStep.DISPATCH, at, deadline)
+        clocks.stop(case_id, ClockStep.DISPOSAL, at)
+        clocks.start(case_id, ClockStep.DISPATCH, at, deadline)
         return _answer(event)
 
     return await run_command(runtime, actor, key, body, decide)
@@ -308,7 +308,7 @@ async def approve_suspension(
     async def decide(ledger: Ledger) -> dict[str, Any]:
         await load_case(ledger, case_id, actor)
         event = await _settle(runtime, ledger, actor, case_id, SuspensionApproved, body.reason)
-        await runtime.clocks(ledger).suspend(case_id, ClockStep.DISPOSAL, event.occurred_at)
+        runtime.clocks(ledger).suspend(case_id, ClockStep.DISPOSAL, event.occurred_at)
         return _answer(event)
 
     return await run_command(runtime, actor, key, body, decide)

@@ -57,9 +57,7 @@ def reactions(runtime: ServiceRuntime) -> Reaction:
                     payload=FeedbackForwardedPayload(),
                     cause=event,
                 )
-                await runtime.clocks(ledger).stop(
-                    event.case_id, ClockStep.DISPOSAL, event.occurred_at
-                )
+                runtime.clocks(ledger).stop(event.case_id, ClockStep.DISPOSAL, event.occurred_at)
             case CheckFailed():
                 await _reopen_for_rework(runtime, ledger, actor, event)
             case ReturnRequested():
@@ -77,7 +75,7 @@ def reactions(runtime: ServiceRuntime) -> Reaction:
             case CaseVoided() | CaseCancelled():
                 clocks = runtime.clocks(ledger)
                 for step in (ClockStep.DISPATCH, ClockStep.DISPOSAL):
-                    await clocks.stop(event.case_id, step, event.occurred_at)
+                    clocks.stop(event.case_id, step, event.occurred_at)
                 await forget_request(ledger, event.case_id)
 
     return react
@@ -111,9 +109,7 @@ async def _take_registered_case(
             dispatch_deadline=deadline,
         )
     )
-    await runtime.clocks(ledger).start(
-        event.case_id, ClockStep.DISPATCH, event.occurred_at, deadline
-    )
+    runtime.clocks(ledger).start(event.case_id, ClockStep.DISPATCH, event.occurred_at, deadline)
 
 
 async def _reopen_for_rework(
@@ -199,4 +195,4 @@ async def assign(
         .where(dispatch_cases.c.case_id == case_id)
         .values(department_id=department_id, deadline=deadline)
     )
-    await runtime.clocks(ledger).start(case_id, ClockStep.DISPOSAL, start, deadline)
+    runtime.clocks(ledger).start(case_id, ClockStep.DISPOSAL, start, deadline)

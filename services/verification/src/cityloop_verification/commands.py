@@ -148,7 +148,7 @@ async def check(
         await ledger.conn.execute(
             update(check_tasks).where(check_tasks.c.case_id == case_id).values(result=result.value)
         )
-        await runtime.clocks(ledger).stop(case_id, ClockStep.CHECK, event.occurred_at)
+        runtime.clocks(ledger).stop(case_id, ClockStep.CHECK, event.occurred_at)
         return {**_answer(event), "round": task.rounds}
 
     return await run_command(runtime, actor, key, body, decide)

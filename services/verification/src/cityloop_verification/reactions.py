@@ -28,7 +28,7 @@ def reactions(runtime: ServiceRuntime) -> Reaction:
         if isinstance(event, FeedbackForwarded):
             await request_check(runtime, ledger, event)
         elif isinstance(event, CaseVoided):
-            await runtime.clocks(ledger).stop(event.case_id, ClockStep.CHECK, event.occurred_at)
+            runtime.clocks(ledger).stop(event.case_id, ClockStep.CHECK, event.occurred_at)
             ledger.write_later(
                 update(check_tasks)
                 .where(check_tasks.c.case_id == event.case_id, check_tasks.c.result.is_(None))
@@ -72,4 +72,4 @@ async def request_check(runtime: ServiceRuntime, ledger: Ledger, cause: Feedback
             "rounds": 1,
         },
     )
-    await runtime.clocks(ledger).start(case.case_id, ClockStep.CHECK, now, due_at)
+    runtime.clocks(ledger).start(case.case_id, ClockStep.CHECK, now, due_at)

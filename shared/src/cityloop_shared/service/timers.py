@@ -21,7 +21,7 @@ async def scan_clocks(runtime: ServiceRuntime) -> int:
     async with runtime.transaction() as ledger:
         clocks = runtime.clocks(ledger)
         for signal in await clocks.due(datetime.now(UTC)):
-            await clocks.mark_signalled(signal)
+            clocks.mark_signalled(signal)
             model = TimeLimitOverdue if signal.overdue else TimeLimitWarning
             case = await ledger.case(signal.case_id, for_update=True)
             if case is None or not allowed(case.state, model.model_fields["event_type"].default):

@@ -56,7 +56,7 @@ class Clocks:
         self._add = add
         self._between = between
 
-    async def start(self, case_id: UUID, step: ClockStep, at: datetime, deadline: datetime) -> None:
+    def start(self, case_id: UUID, step: ClockStep, at: datetime, deadline: datetime) -> None:
         """Start (or restart) a step's clock towards ``deadline``."""
         values: dict[str, object] = {
             "started_at": at,
@@ -67,14 +67,14 @@ class Clocks:
             "warned": False,
             "overdue": False,
         }
-        await self._upsert(case_id, step, values)
+        self._upsert(case_id, step, values)
 
     async def move_deadline(self, case_id: UUID, step: ClockStep, deadline: datetime) -> None:
         """A new deadline (an approved extension): warnings and overdue fire again for it."""
         row = await self._row(case_id, step)
         if row is None:
             return
-        await self._set(
+        self._set(
             case_id,
             step,
             deadline=deadline,
@@ -83,8 +83,8 @@ class Clocks:
             overdue=False,
         )
 
-    async def suspend(self, case_id: UUID, step: ClockStep, at: datetime) -> None:
-        await self._set(case_id, step, suspended_at=at)
+    def suspend(self, case_id: UUID, step: ClockStep, at: datetime) -> None:
+        self._set(case_id, step, suspended_at=at)
 
     async def resume(self, case_id: UUID, step: ClockStep, at: datetime) -> datetime | None:
         """Run the clock again from ``at``; its new deadline (None if there was no clock)."""
@@ -94,7 +94,7 @@ class Clocks:
         left = max(self._between(row.suspended_at, row.deadline), timedelta())
         until_warning = max(self._between(row.suspended_at, row.warn_at), timedelta())
         deadline = self._add(at, left)
-        await self._set(
+        self._set(
             case_id,
             step,
             deadline=deadline,
@@ -103,7 +103,7 @@ class Clocks:
         )
         return deadline
 
-    async def stop(self, case_id: UUID, step: ClockStep, at: datetime) -> None:
+    def stop(self, case_id: UUID, step: ClockStep, at: datetime) -> None:
         """Stop a running clock; a stopped one keeps the moment it stopped."""
         self._ledger.write_later(_STOP, {**_key(case_id, step), "stopped_at": at})
 
@@ -140,9 +140,9 @@ class Clocks:
                 signals.append(DueSignal(row.case_id, step, row.deadline, overdue=True))
         return signals
 
-    async def mark_signalled(self, signal: DueSignal) -> None:
+    def mark_signalled(self, signal: DueSignal) -> None:
         flag = "overdue" if signal.overdue else "warned"
-        await self._set(signal.case_id, signal.step, **{flag: True})
+        self._set(signal.case_id, signal.step, **{flag: True})
 
     def _warn_at(self, start: datetime, deadline: datetime) -> datetime:
         return self._add(start, self._between(start, deadline) * WARNING_SHARE)
@@ -151,10 +151,10 @@ class Clocks:
         await self._ledger.flush()
         return (await self._ledger.conn.execute(_ROW, _key(case_id, step))).first()
 
-    async def _set(self, case_id: UUID, step: ClockStep, **values: object) -> None:
+    def _set(self, case_id: UUID, step: ClockStep, **values: object) -> None:
         self._ledger.write_later(_update(frozenset(values)), {**_key(case_id, step), **values})
 
-    async def _upsert(self, case_id: UUID, step: ClockStep, values: dict[str, object]) -> None:
+    def _upsert(self, case_id: UUID, step: ClockStep, values: dict[str, object]) -> None:
         statement = upsert(self._ledger.conn.dialect.name, clocks, ("case_id", "step"))
         self._ledger.write_later(statement, {"case_id": case_id, "step": step.value, **values})
 
