@@ -23,23 +23,12 @@ from cityloop_deploy import localstack
 from cityloop_deploy.pytest_plugin import libpq_url
 from cityloop_shared.contract import CaseEvent, new_id
 from cityloop_shared.contract.examples import example_event
+from cityloop_shared.contract.flows import SUPERVISOR_DISTRICT
 from cityloop_shared.service.migrations import upgrade
 from cityloop_shared.settings import DatabaseSettings
 from cityloop_shared.store.database import service_engine
 from cityloop_shared.store.ledger import Ledger
 
-CLOSED_CASE = [
-    "case.reported",
-    "case.accepted",
-    "case.registered",
-    "case.dispatched",
-    "disposal.accepted",
-    "disposal.completed",
-    "feedback.forwarded",
-    "check.requested",
-    "check.passed",
-    "case.closed",
-]
 KIT_MIGRATIONS = Path(__file__).parents[1] / "shared/tests/service/kit_migrations"
 
 
@@ -47,7 +36,7 @@ def closed_cases(count: int) -> list[CaseEvent]:
     events: list[CaseEvent] = []
     for number in range(1, count + 1):
         case_id, cause = new_id(), None
-        for event_type in CLOSED_CASE:
+        for event_type in SUPERVISOR_DISTRICT:
             event = example_event(event_type, case_id, cause.link() if cause else None)
             update: dict[str, object] = {"causation_id": cause.event_id if cause else None}
             if event_type == "case.registered":

@@ -215,6 +215,15 @@ class Loop:
         return case_id
 
     # --- the services' own books -----------------------------------------------------------
+    def disposal_time_passes(self, case_id: UUID) -> None:
+        """The working hours of the case's disposal pass: its clock's marks move into the past."""
+        self.sql(
+            "dispatch",
+            "UPDATE clocks SET warn_at = now() - interval '2 minutes', "
+            "deadline = now() - interval '1 minute' WHERE case_id = %s AND step = 'disposal'",
+            case_id,
+        )
+
     def sql(self, stage: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
         schema = self.fleet.config.schema(stage)
         with psycopg.connect(self._postgres_url, autocommit=True) as conn:

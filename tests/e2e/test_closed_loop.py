@@ -6,21 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from cityloop_shared.contract.actors import Role
+from cityloop_shared.contract.flows import PUBLIC_DISTRICT, SUPERVISOR_DISTRICT
 
 from .loop import Loop
-
-CLOSED_PATH_SUPERVISOR = [
-    "case.reported",
-    "case.accepted",
-    "case.registered",
-    "case.dispatched",
-    "disposal.accepted",
-    "disposal.completed",
-    "feedback.forwarded",
-    "check.requested",
-    "check.passed",
-    "case.closed",
-]
 
 
 def timeline(loop: Loop, stage: str, case_id: object) -> list[str]:
@@ -34,20 +22,14 @@ def test_a_public_report_goes_round_the_loop(loop: Loop) -> None:
     case_id = loop.run_to_close("public")
     for stage in ("intake", "casefile", "dispatch", "disposal", "verification"):
         loop.await_status(stage, case_id, "closed")
-    assert timeline(loop, "verification", case_id) == [
-        "case.reported",
-        "case.accepted",
-        "verification.requested",
-        "verification.reported",
-        *CLOSED_PATH_SUPERVISOR[2:],
-    ]
+    assert timeline(loop, "verification", case_id) == PUBLIC_DISTRICT
 
 
 def test_supervisor_and_video_reports_skip_verification(loop: Loop) -> None:
     for channel in ("supervisor", "video"):
         case_id = loop.run_to_close(channel)
         loop.await_status("casefile", case_id, "closed")
-        assert timeline(loop, "casefile", case_id) == CLOSED_PATH_SUPERVISOR
+        assert timeline(loop, "casefile", case_id) == SUPERVISOR_DISTRICT
 
 
 def test_cancellation(loop: Loop) -> None:
@@ -195,13 +177,7 @@ def test_an_overdue_case_turns_red_once(loop: Loop) -> None:
     loop.accept(case_id)
     loop.register(case_id)
     loop.dispatch(case_id)
-    # Working hours pass: move the disposal clock's marks into the past.
-    loop.sql(
-        "dispatch",
-        "UPDATE clocks SET warn_at = now() - interval '2 minutes', "
-        "deadline = now() - interval '1 minute' WHERE case_id = %s AND step = 'disposal'",
-        case_id,
-    )
+    loop.disposal_time_passes(case_id)
     loop.await_event("casefile", case_id, "time_limit.overdue")
     overdue = loop.await_status("casefile", case_id, "dispatched")
     assert overdue["overdue"] is True
@@ -228,4 +204,4 @@ def test_illegal_commands_are_refused_and_change_nothing(loop: Loop) -> None:
     )
     assert malformed.status_code == 422
     assert "department_id" in malformed.text
-    assert timeline(loop, "verification", case_id) == CLOSED_PATH_SUPERVISOR[:3]
+    assert timeline(loop, "verification", case_id) == SUPERVISOR_DISTRICT[:3]

@@ -74,10 +74,5 @@ def test_deadlines_survive_a_crash_of_their_service(loop: Loop, fleet: Fleet) ->
     )
     assert after == before
     # The restarted service's scan still fires the clock it kept.
-    loop.sql(
-        "dispatch",
-        "UPDATE clocks SET warn_at = now() - interval '2 minutes', "
-        "deadline = now() - interval '1 minute' WHERE case_id = %s AND step = 'disposal'",
-        case_id,
-    )
+    loop.disposal_time_passes(case_id)
     loop.await_event("casefile", case_id, "time_limit.overdue")

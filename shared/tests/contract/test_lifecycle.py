@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from cityloop_shared.contract import EVENT_TYPES, CaseState, CaseStatus, IllegalTransition
+from cityloop_shared.contract.flows import SOURCE_FLOWS
 from cityloop_shared.contract.lifecycle import (
     EVENT_TYPES_IN_LIFECYCLE,
     TERMINAL,
@@ -17,8 +18,6 @@ from cityloop_shared.contract.lifecycle import (
     apply,
     fold,
 )
-
-from .flows import SOURCE_FLOWS
 
 ALL_EVENT_TYPES = sorted(EVENT_TYPES)
 

@@ -44,11 +44,7 @@ async def case_detail(case_id: UUID, actor: CurrentActor, request: Request) -> d
                 .order_by(timeline.c.occurred_at, timeline.c.event_id)
             )
         ).mappings()
-        shown = (
-            (lambda entry: dict(entry))
-            if actor.role in SEES_PERSONAL_DATA
-            else _without_personal_data
-        )
+        shown = dict if actor.role in SEES_PERSONAL_DATA else _without_personal_data
         return {**row, "timeline": [shown(entry) for entry in entries]}
 
 

@@ -58,16 +58,20 @@ class Clocks:
 
     def start(self, case_id: UUID, step: ClockStep, at: datetime, deadline: datetime) -> None:
         """Start (or restart) a step's clock towards ``deadline``."""
-        values: dict[str, object] = {
-            "started_at": at,
-            "deadline": deadline,
-            "warn_at": self._warn_at(at, deadline),
-            "suspended_at": None,
-            "stopped_at": None,
-            "warned": False,
-            "overdue": False,
-        }
-        self._upsert(case_id, step, values)
+        self._ledger.write_later(
+            upsert(self._ledger.conn.dialect.name, clocks, ("case_id", "step")),
+            {
+                "case_id": case_id,
+                "step": step.value,
+                "started_at": at,
+                "deadline": deadline,
+                "warn_at": self._warn_at(at, deadline),
+                "suspended_at": None,
+                "stopped_at": None,
+                "warned": False,
+                "overdue": False,
+            },
+        )
 
     async def move_deadline(self, case_id: UUID, step: ClockStep, deadline: datetime) -> None:
         """A new deadline (an approved extension): warnings and overdue fire again for it."""
@@ -153,10 +157,6 @@ class Clocks:
 
     def _set(self, case_id: UUID, step: ClockStep, **values: object) -> None:
         self._ledger.write_later(_update(frozenset(values)), {**_key(case_id, step), **values})
-
-    def _upsert(self, case_id: UUID, step: ClockStep, values: dict[str, object]) -> None:
-        statement = upsert(self._ledger.conn.dialect.name, clocks, ("case_id", "step"))
-        self._ledger.write_later(statement, {"case_id": case_id, "step": step.value, **values})
 
 
 def _key(case_id: UUID, step: ClockStep) -> dict[str, object]:
