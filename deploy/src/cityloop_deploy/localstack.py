@@ -52,7 +52,7 @@ def up_kafka(stack: Stack) -> ClusterProbe:
 
 def up_postgres(stack: Stack) -> str:
     with _exclusive(stack.paths.stack_dir / "launcher.lock"):
-        return postgres.start(stack.settings, stack.paths.postgres)
+        return postgres.start(stack.settings, postgres.locate(stack.paths))
 
 
 def up(stack: Stack) -> StackReport:
@@ -72,7 +72,7 @@ def down(stack: Stack) -> list[str]:
     with _exclusive(stack.paths.stack_dir / "launcher.lock"):
         if kafka.stop(stack.paths):
             stopped.append("kafka")
-        if postgres.stop(stack.paths.postgres):
+        if postgres.stop(postgres.locate(stack.paths)):
             stopped.append("postgres")
     return stopped
 
@@ -80,7 +80,7 @@ def down(stack: Stack) -> list[str]:
 def status(stack: Stack) -> list[ServiceStatus]:
     return [
         kafka.status(stack.settings, stack.paths),
-        postgres.status(stack.settings, stack.paths.postgres),
+        postgres.status(stack.settings, postgres.locate(stack.paths)),
     ]
 
 

@@ -1,9 +1,10 @@
-"""A PostgreSQL server of the machine's own binaries, with its data under the stack folder."""
+"""A PostgreSQL server of the machine's own binaries, its data reached from the stack folder."""
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from cityloop_deploy import process, tools
-from cityloop_deploy.paths import PostgresPaths
+from cityloop_deploy.paths import PostgresPaths, StackPaths, place_postgres
 from cityloop_deploy.service import ServiceStatus, StackError
 from cityloop_deploy.settings import StackSettings
 
@@ -74,12 +75,46 @@ def _walk(root: Path) -> Iterator[Path]:
             yield Path(directory) / name
 
 
+def locate(paths: StackPaths) -> PostgresPaths:
+    """Where this stack's server keeps its files, the same answer for every command."""
+    account = tools.postgres_account() if tools.running_as_root() else None
+    return place_postgres(paths, account)
+
+
 def _hand_to_postgres(pg: PostgresPaths) -> None:
     if not tools.running_as_root():
         return
-    uid, gid = tools.postgres_account()
+    account = tools.postgres_account()
     for path in _walk(pg.home):
-        os.lchown(path, uid, gid)
+        os.lchown(path, account.uid, account.gid)
+
+
+def _holds_only_empty_folders(root: Path) -> bool:
+    return all(path.is_dir() and not path.is_symlink() for path in _walk(root))
+
+
+def _link_from_stack(link: Path, home: Path) -> None:
+    """Whoever looks for the files in the stack folder finds the way to where they are."""
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        # What an initdb the postgres user could not reach leaves behind goes; data never.
+        if not _holds_only_empty_folders(link):
+            raise StackError(
+                f"{link} holds files the postgres user cannot reach, and this stack's "
+                f"PostgreSQL now keeps its files in {home}: move what {link} holds there, "
+                "or remove it, and run `cityloop-stack up` again"
+            )
+        shutil.rmtree(link)
+    log.info("the postgres user cannot reach %s: PostgreSQL's files go to %s", link, home)
+    home.mkdir(parents=True, exist_ok=True)
+    # The socket trusts whoever reaches it; under /root that was root alone, and so it stays.
+    home.chmod(0o700)
+    (home / "README").write_text(
+        f"PostgreSQL's files of the CityLoop local stack in {link.parent}, which the postgres "
+        f"user cannot reach; {link} links here.\n"
+    )
+    link.symlink_to(home, target_is_directory=True)
 
 
 def _prepare(settings: StackSettings, pg: PostgresPaths, bindir: Path) -> None:
@@ -88,6 +123,8 @@ def _prepare(settings: StackSettings, pg: PostgresPaths, bindir: Path) -> None:
             f"the socket path {socket_path(settings, pg)} is too long for a unix socket: "
             "point CITYLOOP_STACK_DIR at a shorter folder"
         )
+    if pg.link is not None:
+        _link_from_stack(pg.link, pg.home)
     pg.socket_dir.mkdir(parents=True, exist_ok=True)
     if data_major(pg) is None:
         if pg.data.exists() and any(pg.data.iterdir()):

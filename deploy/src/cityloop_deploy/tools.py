@@ -7,6 +7,7 @@ import os
 import pwd
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from cityloop_deploy.service import StackError
@@ -85,7 +86,17 @@ def running_as_root() -> bool:
     return os.geteuid() == 0
 
 
-def postgres_account() -> tuple[int, int]:
+@dataclass(frozen=True)
+class Account:
+    """A system user: the uid and groups the kernel checks its file access against, its home."""
+
+    uid: int
+    gid: int
+    groups: frozenset[int]
+    home: Path
+
+
+def postgres_account() -> Account:
     try:
         account = pwd.getpwnam("postgres")
     except KeyError:
@@ -93,7 +104,12 @@ def postgres_account() -> tuple[int, int]:
             "running as root needs a `postgres` system user to own the database "
             f"(initdb refuses root): {POSTGRES_HINT}, which creates it"
         ) from None
-    return account.pw_uid, account.pw_gid
+    return Account(
+        uid=account.pw_uid,
+        gid=account.pw_gid,
+        groups=frozenset(os.getgrouplist(account.pw_name, account.pw_gid)),
+        home=Path(account.pw_dir),
+    )
 
 
 def as_postgres_user(command: list[str]) -> list[str]:

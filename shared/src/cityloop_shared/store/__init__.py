@@ -1,1 +1,0 @@
-"""Each service's own database: journal (outbox), inbox, case projection, idempotency keys."""
