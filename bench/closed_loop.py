@@ -7,6 +7,11 @@ process in a fresh topic namespace and schemas, drives N supervisor reports from
 to close over HTTP with `concurrency` cases in flight, and reports:
 
 - closed cases per second over the whole run;
+- the stack's ceiling measured in the same run (``bench/stack_ceiling.py``'s ``write``: a
+  command that is one durable write), and the ratio of closed cases per second to it
+  (write requests per second ÷ 8 commands a case);
+- foldings per closed case: events applied to any service's store (rows of every
+  service's ``tracking``, received or emitted);
 - command latency per step (HTTP round trip of the command), p50/p99;
 - hop latency per event type: from the event's occurrence in the emitting service to its
   application in each consuming service (Kafka + relay + consumer + transaction), p50/p99;
@@ -35,6 +40,7 @@ from uuid import UUID, uuid4
 import aiohttp
 import cpu_use
 import psycopg
+import stack_ceiling
 import uvloop
 from aiokafka.admin import AIOKafkaAdminClient
 from shapely.geometry import Point
@@ -44,7 +50,7 @@ from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet, FleetConfig
 from cityloop_deploy.pytest_plugin import libpq_url
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.reference.bundle import ReferenceData
-from cityloop_shared.service.auth import TokenSigner
+from cityloop_shared.runtime.auth import TokenSigner
 
 SECRET = "cityloop-bench-secret"
 PLACES = 2000
@@ -99,16 +105,15 @@ def places(site: str, count: int) -> list[Place]:
 
 
 class Watch:
-    """One stage's list of cases in one status, polled while anyone waits on it.
+    """One work queue a desk polls while anyone waits on it.
 
-    One list query serves every case in flight, as a dispatcher's work queue does, instead
-    of each case polling its own detail.
+    One query serves every case in flight, as a dispatcher's queue does, instead of each case
+    polling its own detail.
     """
 
-    def __init__(self, driver: Driver, stage: str, status: str) -> None:
+    def __init__(self, driver: Driver, queue: Queue) -> None:
         self.driver = driver
-        self.stage = stage
-        self.status = status
+        self.queue = queue
         self.waiting: dict[UUID, asyncio.Future[None]] = {}
         self.task: asyncio.Task[None] | None = None
 
@@ -130,20 +135,26 @@ class Watch:
             self.waiting.clear()
 
     async def look(self) -> None:
-        params = {"status": self.status, "limit": 500}
-        status, listed = await self.driver.call(
-            self.stage, "GET", "/cases", params=params, headers=self.driver.chief
-        )
+        stage, path, params, headers, listed = self.queue
+        status, answer = await self.driver.call(stage, "GET", path, params=params, headers=headers)
         if status != 200:
-            raise RuntimeError(f"listing {self.stage} cases: {status} {listed}")
-        for case in listed["cases"]:
-            arrived = self.waiting.pop(UUID(case["case_id"]), None)
+            raise RuntimeError(f"{stage} {path}: {status} {answer}")
+        for case_id in listed(answer):
+            arrived = self.waiting.pop(UUID(case_id), None)
             if arrived is not None:
                 arrived.set_result(None)
 
     def stop(self) -> None:
         if self.task is not None:
             self.task.cancel()
+
+
+Queue = tuple[str, str, dict[str, Any], dict[str, str], Callable[[Any], list[str]]]
+"""A desk's work queue: service, path, query, the desk's headers, the case ids it lists."""
+
+
+def ids_in(key: str) -> Callable[[Any], list[str]]:
+    return lambda answer: [entry["case_id"] for entry in answer[key]]
 
 
 class Driver:
@@ -172,7 +183,8 @@ class Driver:
         }
         self.command_latency: dict[str, list[float]] = defaultdict(list)
         self.case_seconds: list[float] = []
-        self.watches: dict[tuple[str, str], Watch] = {}
+        self.watches: dict[str, Watch] = {}
+        self.closed: list[UUID] = []
 
     async def command(
         self, step: str, stage: str, path: str, body: dict[str, Any], headers: dict[str, str]
@@ -195,12 +207,30 @@ class Driver:
 
         return await _retrying(send)
 
-    async def until(self, stage: str, case_id: UUID, status: str) -> None:
-        """Wait until ``stage`` lists the case in ``status``: its work queue, as a desk sees it."""
-        watch = self.watches.get((stage, status))
+    async def until(self, queue: Queue, case_id: UUID) -> None:
+        """Wait until the desk's work queue lists the case, as the desk sees it."""
+        stage, path, params, _, _ = queue
+        name = f"{stage} {path} {sorted(params.items())}"
+        watch = self.watches.get(name)
         if watch is None:
-            watch = self.watches[stage, status] = Watch(self, stage, status)
+            watch = self.watches[name] = Watch(self, queue)
         await watch.wait(case_id)
+
+    def reported(self) -> Queue:
+        """The acceptance operator's: reported cases in the case file."""
+        params = {"status": "reported", "limit": 500}
+        return ("casefile", "/cases", params, self.operator, ids_in("cases"))
+
+    def to_dispatch(self) -> Queue:
+        return ("dispatch", "/dispatch/queue", {}, self.dispatcher, ids_in("awaiting_dispatch"))
+
+    def to_do(self, staff: dict[str, str]) -> Queue:
+        params = {"state": "awaiting_acceptance", "limit": 500}
+        return ("disposal", "/tasks", params, staff, ids_in("tasks"))
+
+    def to_check(self) -> Queue:
+        params = {"pending": "true", "limit": 500}
+        return ("verification", "/checks", params, self.chief, ids_in("checks"))
 
     async def one_case(self) -> None:
         began = time.perf_counter()
@@ -214,7 +244,7 @@ class Driver:
         }
         reported = await self.command("report", "intake", "/reports", body, supervisor)
         case_id = UUID(reported["case_id"])
-        await self.until("casefile", case_id, "reported")
+        await self.until(self.reported(), case_id)
         await self.command("accept", "casefile", f"/cases/{case_id}/accept", {}, self.operator)
         await self.command(
             "register",
@@ -223,13 +253,13 @@ class Driver:
             {"category_code": "06001"},
             self.chief,
         )
-        await self.until("dispatch", case_id, "registered")
+        await self.until(self.to_dispatch(), case_id)
         dispatched = await self.command(
             "dispatch", "dispatch", f"/cases/{case_id}/dispatch", {}, self.dispatcher
         )
         department = str(dispatched["department_id"])
         staff = self.auth(Role.DEPARTMENT, f"{department}-staff", department)
-        await self.until("disposal", case_id, "dispatched")
+        await self.until(self.to_do(staff), case_id)
         await self.command("take", "disposal", f"/cases/{case_id}/accept", {}, staff)
         await self.command(
             "complete",
@@ -238,12 +268,13 @@ class Driver:
             {"description": "已清理", "evidence": [PHOTO]},
             staff,
         )
-        await self.until("verification", case_id, "checking")
+        await self.until(self.to_check(), case_id)
         await self.command(
             "check", "verification", f"/cases/{case_id}/check", {"passed": True}, supervisor
         )
         await self.command("close", "verification", f"/cases/{case_id}/close", {}, self.chief)
         self.case_seconds.append(time.perf_counter() - began)
+        self.closed.append(case_id)
 
     async def run(self, cases: int, concurrency: int) -> float:
         gate = asyncio.Semaphore(concurrency)
@@ -265,17 +296,34 @@ class Driver:
 
 def hop_latencies(config: FleetConfig, database_url: str) -> dict[str, list[float]]:
     """Seconds from each event's occurrence to its application, per event type, all services."""
+    journals = " UNION ALL ".join(
+        f'SELECT event_id, occurred_at FROM "{config.schema(stage)}".journal'
+        for stage in WORKFLOW_STAGES
+    )
     hops: dict[str, list[float]] = defaultdict(list)
     with psycopg.connect(libpq_url(database_url)) as conn:
         for stage in WORKFLOW_STAGES:
             rows = conn.execute(
-                f"SELECT i.event_type, EXTRACT(EPOCH FROM i.processed_at - t.occurred_at) "
-                f'FROM "{config.schema(stage)}".inbox i JOIN "{config.schema(stage)}".timeline t '
-                f"USING (event_id) WHERE i.source <> 'journal'"
+                f"SELECT t.event_type, EXTRACT(EPOCH FROM t.applied_at - j.occurred_at) "
+                f'FROM "{config.schema(stage)}".tracking t JOIN ({journals}) j USING (event_id) '
+                f"WHERE t.source <> 'journal'"
             ).fetchall()
             for event_type, seconds in rows:
                 hops[event_type].append(float(seconds))
     return hops
+
+
+def foldings(config: FleetConfig, database_url: str, cases: list[UUID]) -> dict[str, float]:
+    """Events applied per closed case, by service: what each service's tracking holds of them."""
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        return {
+            stage: conn.execute(
+                f'SELECT count(*) FROM "{config.schema(stage)}".tracking WHERE case_id = ANY(%s)',
+                (cases,),
+            ).fetchone()[0]  # type: ignore[index]
+            / len(cases)
+            for stage in WORKFLOW_STAGES
+        }
 
 
 def transactions(database_url: str) -> int:
@@ -330,6 +378,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=80)
+    parser.add_argument(
+        "--ceiling-requests",
+        type=int,
+        default=6000,
+        help="requests of the same-run ceiling measurement (bench/stack_ceiling.py's write)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--keep", action="store_true", help="keep the run's schemas and topics for inspection"
@@ -362,6 +416,7 @@ def main() -> None:
             await driver.run(min(10, args.cases), min(10, args.concurrency))  # warm-up
             driver.command_latency.clear()
             driver.case_seconds.clear()
+            driver.closed.clear()
             before, ended = cpu_use.reading(watched), transactions(stack.settings.database_url)
             try:
                 seconds = await driver.run(args.cases, args.concurrency)
@@ -375,17 +430,31 @@ def main() -> None:
 
         driver, seconds, cpu, ended = uvloop.run(drive())
         hops = hop_latencies(config, stack.settings.database_url)
+        folded = foldings(config, stack.settings.database_url, driver.closed)
     finally:
         fleet.stop()
         if not args.keep:
             clear_away(config, stack.settings.database_url)
 
+    # The ceiling in the same run, on the same machine, once the fleet has stopped.
+    ceiling = stack_ceiling.measure(
+        stack.settings.database_url, args.ceiling_requests, args.concurrency, ("write",)
+    )["write"]
+    closed_per_second = args.cases / seconds
+    ceiling_cases = ceiling["requests_per_second"] / stack_ceiling.COMMANDS_PER_CASE
     results = {
         "machine": machine(),
         "cases": args.cases,
         "concurrency": args.concurrency,
         "seconds": round(seconds, 2),
-        "closed_cases_per_second": round(args.cases / seconds, 2),
+        "closed_cases_per_second": round(closed_per_second, 2),
+        "write_ceiling": {
+            "requests_per_second": ceiling["requests_per_second"],
+            "closed_cases_per_second": round(ceiling_cases, 1),
+        },
+        "ratio_to_ceiling": round(closed_per_second / ceiling_cases, 3),
+        "foldings_per_closed_case": round(sum(folded.values()), 1),
+        "foldings_per_closed_case_by_service": {k: round(v, 2) for k, v in folded.items()},
         "case_seconds_p50_p99": [round(percentile(driver.case_seconds, q), 3) for q in (0.5, 0.99)],
         "command_ms_p50_p99": {
             step: [round(1000 * percentile(values, q), 1) for q in (0.5, 0.99)]

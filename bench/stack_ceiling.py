@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import aiohttp
@@ -152,7 +153,12 @@ def serve(port: int, database_url: str, schema: str) -> None:
     )
 
 
-def measure(database_url: str, requests: int, concurrency: int) -> dict[str, object]:
+def measure(
+    database_url: str,
+    requests: int,
+    concurrency: int,
+    endpoints: tuple[str, ...] = ENDPOINTS,
+) -> dict[str, Any]:
     schema = f"ceiling_{uuid4().hex[:8]}"
     with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -166,14 +172,14 @@ def measure(database_url: str, requests: int, concurrency: int) -> dict[str, obj
         )
         for number in range(SERVERS)
     ]
-    results: dict[str, object] = {}
+    results: dict[str, Any] = {}
     try:
         for number, server in enumerate(servers):
             wait_until_serving(BASE_PORT + number, server)
         watched = cpu_use.local_stack(
             {os.getpid(): "driver"} | {server.pid: "servers" for server in servers}
         )
-        for endpoint in ENDPOINTS:
+        for endpoint in endpoints:
             before = cpu_use.reading(watched)
             per_second = uvloop.run(drive(endpoint, requests, concurrency))
             used = cpu_use.spent(before, cpu_use.reading(watched))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from uuid import UUID, uuid4
 
 import httpx
@@ -14,11 +15,12 @@ from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet
 from cityloop_deploy.pytest_plugin import libpq_url
 from cityloop_deploy.site_fixtures import TEST_SECRET
 from cityloop_shared.contract.actors import Actor, Role
-from cityloop_shared.service.auth import TokenSigner
+from cityloop_shared.runtime.auth import TokenSigner
 
 GRID_POINT = {"lon": 120.45, "lat": 36.13}
 """In grid 370212003001001 of the demo city, supervised by sv-370212-03."""
 SUPERVISOR = "sv-370212-03"
+T = TypeVar("T")
 PHOTO = {"uri": "https://media.cityloop.example/p/1.jpg", "media_type": "image/jpeg"}
 
 
@@ -85,44 +87,88 @@ class Loop:
         answer: dict[str, Any] = response.json()
         return answer
 
-    def case(self, stage: str, case_id: UUID) -> dict[str, Any] | None:
+    def get(self, stage: str, path: str, headers: dict[str, str], **params: Any) -> Any:
+        """A query's answer, or None while the service restarts (the caller polls again)."""
         try:
-            response = self.http[stage].get(f"/cases/{case_id}", headers=self.auth(Role.DUTY_CHIEF))
+            response = self.http[stage].get(path, headers=headers, params=params)
         except httpx.TransportError:
-            return None  # restarting: the caller polls again
+            return None
         if response.status_code == 404:
             return None
         response.raise_for_status()
-        found: dict[str, Any] = response.json()
+        return response.json()
+
+    def case(self, case_id: UUID) -> dict[str, Any] | None:
+        """The case file, as casefile (the site's read model) keeps it, with its timeline."""
+        found: dict[str, Any] | None = self.get(
+            "casefile", f"/cases/{case_id}", self.auth(Role.DUTY_CHIEF)
+        )
         return found
 
-    def await_status(
-        self, stage: str, case_id: UUID, status: str, within: float = 30
-    ) -> dict[str, Any]:
-        """Until ``stage``'s projection shows the case in ``status`` (events travel by Kafka)."""
+    def until(self, what: str, probe: Callable[[], T | None], within: float = 30) -> T:
+        """Poll ``probe`` until it finds something (events travel by Kafka)."""
         deadline = time.monotonic() + within
-        seen = None
         while time.monotonic() < deadline:
-            seen = self.case(stage, case_id)
-            if seen is not None and seen["status"] == status:
-                return seen
+            found = probe()
+            if found is not None:
+                return found
             time.sleep(0.05)
-        raise AssertionError(
-            f"{stage} never showed case {case_id} as {status}; last: "
-            f"{seen['status'] if seen else None}"
-        )
+        raise AssertionError(f"never saw {what} within {within} s")
 
-    def await_event(
-        self, stage: str, case_id: UUID, event_type: str, within: float = 30
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            seen = self.case(stage, case_id)
-            for entry in (seen or {}).get("timeline", []):
-                if entry["event_type"] == event_type:
-                    return dict(entry)
-            time.sleep(0.05)
-        raise AssertionError(f"{stage} never recorded {event_type} for case {case_id}")
+    def await_status(self, case_id: UUID, status: str, within: float = 30) -> dict[str, Any]:
+        """Until the case file shows the case in ``status``."""
+
+        def probe() -> dict[str, Any] | None:
+            seen = self.case(case_id)
+            return seen if seen is not None and seen["status"] == status else None
+
+        return self.until(f"case {case_id} as {status} in the case file", probe, within)
+
+    def await_event(self, case_id: UUID, event_type: str, within: float = 30) -> dict[str, Any]:
+        """Until the case's timeline holds an event of ``event_type``; that entry."""
+
+        def probe() -> dict[str, Any] | None:
+            timeline = (self.case(case_id) or {}).get("timeline", [])
+            return next((dict(e) for e in timeline if e["event_type"] == event_type), None)
+
+        return self.until(f"{event_type} of case {case_id}", probe, within)
+
+    def queued(self, case_id: UUID, part: str = "awaiting_dispatch") -> dict[str, Any]:
+        """Until the dispatcher's queue lists the case (``part``: awaiting_dispatch or
+        pending_decisions); its entry."""
+
+        def probe() -> dict[str, Any] | None:
+            queue = self.get("dispatch", "/dispatch/queue", self.auth(Role.DISPATCHER)) or {}
+            return next((e for e in queue.get(part, []) if e["case_id"] == str(case_id)), None)
+
+        return self.until(f"case {case_id} in the dispatch queue's {part}", probe)
+
+    def task(self, case_id: UUID, department_id: str, state: str | None = None) -> dict[str, Any]:
+        """Until the department's list shows the case's task (in ``state``); the task."""
+        params = {"state": state} if state else {}
+
+        def probe() -> dict[str, Any] | None:
+            listed = self.get("disposal", "/tasks", self.staff(department_id), **params) or {}
+            return next((t for t in listed.get("tasks", []) if t["case_id"] == str(case_id)), None)
+
+        return self.until(f"the task of case {case_id} with {department_id}", probe)
+
+    def check_task(self, case_id: UUID) -> dict[str, Any]:
+        """Until the supervisor's check list shows the case pending."""
+
+        def probe() -> dict[str, Any] | None:
+            listed = (
+                self.get(
+                    "verification",
+                    "/checks",
+                    self.auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR),
+                    pending="true",
+                )
+                or {}
+            )
+            return next((c for c in listed.get("checks", []) if c["case_id"] == str(case_id)), None)
+
+        return self.until(f"the check task of case {case_id}", probe)
 
     # --- the loop, step by step ------------------------------------------------------------
     def report(self, channel: str = "supervisor", category: str = "06001") -> UUID:
@@ -145,7 +191,7 @@ class Loop:
         return UUID(answer["case_id"])
 
     def accept(self, case_id: UUID) -> None:
-        self.await_status("casefile", case_id, "reported")
+        self.await_status(case_id, "reported")
         self.post("casefile", f"/cases/{case_id}/accept", {}, self.auth(Role.ACCEPTANCE_OPERATOR))
 
     def verify(self, case_id: UUID, confirmed: bool = True) -> None:
@@ -168,15 +214,16 @@ class Loop:
         return str(answer["case_number"])
 
     def dispatch(self, case_id: UUID, department_id: str | None = None) -> str:
-        self.await_status("dispatch", case_id, "registered")
+        self.queued(case_id)
         body = {"department_id": department_id} if department_id else {}
-        self.post("dispatch", f"/cases/{case_id}/dispatch", body, self.auth(Role.DISPATCHER))
-        dispatched = self.await_event("dispatch", case_id, "case.dispatched")
-        return str(dispatched["payload"]["department_id"])
+        answer = self.post(
+            "dispatch", f"/cases/{case_id}/dispatch", body, self.auth(Role.DISPATCHER)
+        )
+        return str(answer["department_id"])
 
     def handle(self, case_id: UUID, department_id: str) -> None:
         """The department accepts the task and completes it with a photo."""
-        self.await_status("disposal", case_id, "dispatched")
+        self.task(case_id, department_id, "awaiting_acceptance")
         staff = self.staff(department_id)
         self.post("disposal", f"/cases/{case_id}/accept", {}, staff)
         self.post(
@@ -187,7 +234,7 @@ class Loop:
         )
 
     def check(self, case_id: UUID, passed: bool = True) -> None:
-        self.await_status("verification", case_id, "checking")
+        self.check_task(case_id)
         body: dict[str, Any] = {"passed": passed}
         if not passed:
             body["reason"] = "仍有垃圾"
@@ -199,7 +246,6 @@ class Loop:
         )
 
     def close(self, case_id: UUID) -> None:
-        self.await_status("verification", case_id, "check_passed")
         self.post("verification", f"/cases/{case_id}/close", {}, self.auth(Role.DUTY_CHIEF))
 
     def run_to_close(self, channel: str = "supervisor") -> UUID:

@@ -4,6 +4,7 @@ the source document's two district flows and every detour the workflow allows.""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from cityloop_shared.contract.actors import Role
 from cityloop_shared.contract.flows import PUBLIC_DISTRICT, SUPERVISOR_DISTRICT
@@ -11,8 +12,8 @@ from cityloop_shared.contract.flows import PUBLIC_DISTRICT, SUPERVISOR_DISTRICT
 from .loop import Loop
 
 
-def timeline(loop: Loop, stage: str, case_id: object) -> list[str]:
-    case = loop.case(stage, case_id)  # type: ignore[arg-type]
+def timeline(loop: Loop, case_id: UUID) -> list[str]:
+    case = loop.case(case_id)
     assert case is not None
     return [entry["event_type"] for entry in case["timeline"]]
 
@@ -20,16 +21,28 @@ def timeline(loop: Loop, stage: str, case_id: object) -> list[str]:
 def test_a_public_report_goes_round_the_loop(loop: Loop) -> None:
     """社会公众 → 受理 → 核实 → 立案 → 派遣 → 处置 → 反馈 → 核查 → 结案."""
     case_id = loop.run_to_close("public")
-    for stage in ("intake", "casefile", "dispatch", "disposal", "verification"):
-        loop.await_status(stage, case_id, "closed")
-    assert timeline(loop, "verification", case_id) == PUBLIC_DISTRICT
+    loop.await_status(case_id, "closed")
+    assert timeline(loop, case_id) == PUBLIC_DISTRICT
+    # The public sees the end too: intake follows it for the request's Open311 status.
+    request = loop.until(
+        "the closed Open311 request",
+        lambda: next(
+            (
+                r
+                for r in loop.get("intake", f"/open311/v2/requests/{case_id}.json", {}) or []
+                if r["status"] == "closed"
+            ),
+            None,
+        ),
+    )
+    assert request["status_notes"].startswith("已结案")
 
 
 def test_supervisor_and_video_reports_skip_verification(loop: Loop) -> None:
     for channel in ("supervisor", "video"):
         case_id = loop.run_to_close(channel)
-        loop.await_status("casefile", case_id, "closed")
-        assert timeline(loop, "casefile", case_id) == SUPERVISOR_DISTRICT
+        loop.await_status(case_id, "closed")
+        assert timeline(loop, case_id) == SUPERVISOR_DISTRICT
 
 
 def test_cancellation(loop: Loop) -> None:
@@ -48,25 +61,43 @@ def test_cancellation(loop: Loop) -> None:
         {"reason": "现场无此问题"},
         loop.auth(Role.DUTY_CHIEF),
     )
-    loop.await_status("dispatch", case_id, "cancelled")
+    loop.await_status(case_id, "cancelled")
     dispatched = loop.http["dispatch"].post(
         f"/cases/{case_id}/dispatch", json={}, headers=loop.auth(Role.DISPATCHER)
     )
-    assert dispatched.status_code == 409
+    # A case never registered never reaches the command centre: it has nothing to dispatch.
+    assert dispatched.status_code == 404
+    assert "case.dispatched" not in timeline(loop, case_id)
 
 
 def test_voiding_with_approval(loop: Loop) -> None:
     case_id = loop.report()
     loop.accept(case_id)
     loop.register(case_id)
-    loop.dispatch(case_id)
+    department = loop.dispatch(case_id)
+    loop.task(case_id, department, "awaiting_acceptance")
     operator = loop.auth(Role.ACCEPTANCE_OPERATOR)
     loop.post("casefile", f"/cases/{case_id}/void-request", {"reason": "重复立案"}, operator)
     loop.post(
         "casefile", f"/cases/{case_id}/void-decision", {"approve": True}, loop.auth(Role.DUTY_CHIEF)
     )
-    for stage in ("dispatch", "disposal", "verification"):
-        loop.await_status(stage, case_id, "voided")
+    loop.await_status(case_id, "voided")
+    # The department's task ends with the case, and its disposal clock stops.
+    loop.task(case_id, department, "closed")
+    stopped = loop.until(
+        "the stopped disposal clock",
+        lambda: (
+            loop.sql(
+                "dispatch",
+                "SELECT stopped_at FROM clocks WHERE case_id = %s AND step = 'disposal' "
+                "AND stopped_at IS NOT NULL",
+                case_id,
+            )
+            or None
+        ),
+    )
+    assert stopped
+    assert timeline(loop, case_id)[-2:] == ["void.requested", "case.voided"]
 
 
 def test_return_and_redispatch(loop: Loop) -> None:
@@ -74,14 +105,14 @@ def test_return_and_redispatch(loop: Loop) -> None:
     loop.accept(case_id)
     loop.register(case_id)
     first = loop.dispatch(case_id)
-    loop.await_status("disposal", case_id, "dispatched")
+    loop.task(case_id, first, "awaiting_acceptance")
     loop.post(
         "disposal",
         f"/cases/{case_id}/return-request",
         {"reason": "非本单位职责"},
         loop.staff(first),
     )
-    loop.await_status("dispatch", case_id, "return_requested")
+    assert loop.queued(case_id, "pending_decisions")["kind"] == "return"
     dispatcher = loop.auth(Role.DISPATCHER)
     loop.post("dispatch", f"/cases/{case_id}/return/approve", {"reason": "属实"}, dispatcher)
     second = "370212-street-003" if first != "370212-street-003" else "370212-sanitation"
@@ -94,7 +125,8 @@ def test_return_and_redispatch(loop: Loop) -> None:
     loop.handle(case_id, second)
     loop.check(case_id)
     loop.close(case_id)
-    loop.await_status("casefile", case_id, "closed")
+    loop.await_status(case_id, "closed")
+    assert loop.task(case_id, first, "returned")["state"] == "returned"
 
 
 def test_extension(loop: Loop) -> None:
@@ -102,12 +134,10 @@ def test_extension(loop: Loop) -> None:
     loop.accept(case_id)
     loop.register(case_id)
     department = loop.dispatch(case_id)
-    loop.await_status("disposal", case_id, "dispatched")
+    loop.task(case_id, department, "awaiting_acceptance")
     staff = loop.staff(department)
     loop.post("disposal", f"/cases/{case_id}/accept", {}, staff)
-    deadline = datetime.fromisoformat(
-        loop.await_status("disposal", case_id, "in_disposal")["deadline"]
-    )
+    deadline = datetime.fromisoformat(loop.task(case_id, department, "in_hand")["deadline"])
     proposed = (deadline + timedelta(days=3)).isoformat()
     loop.post(
         "disposal",
@@ -115,20 +145,29 @@ def test_extension(loop: Loop) -> None:
         {"proposed_deadline": proposed, "reason": "需订购配件"},
         staff,
     )
-    loop.await_status("dispatch", case_id, "extension_requested")
+    assert loop.queued(case_id, "pending_decisions")["kind"] == "extension"
     loop.post(
         "dispatch",
         f"/cases/{case_id}/extension/decide",
         {"approved": True},
         loop.auth(Role.DISPATCHER),
     )
-    decided = loop.await_event("disposal", case_id, "extension.decided")
+    decided = loop.await_event(case_id, "extension.decided")
     assert datetime.fromisoformat(decided["payload"]["deadline"]) == datetime.fromisoformat(
         proposed
     )
-    assert datetime.fromisoformat(
-        loop.await_status("disposal", case_id, "in_disposal")["deadline"]
-    ) == datetime.fromisoformat(proposed)
+    moved = loop.until(
+        "the department's new deadline",
+        lambda: (
+            task
+            if datetime.fromisoformat(
+                (task := loop.task(case_id, department, "in_hand"))["deadline"]
+            )
+            == datetime.fromisoformat(proposed)
+            else None
+        ),
+    )
+    assert moved["pending_request"] is None
 
 
 def test_suspension_and_resumption(loop: Loop) -> None:
@@ -136,22 +175,22 @@ def test_suspension_and_resumption(loop: Loop) -> None:
     loop.accept(case_id)
     loop.register(case_id)
     department = loop.dispatch(case_id)
-    loop.await_status("disposal", case_id, "dispatched")
+    loop.task(case_id, department, "awaiting_acceptance")
     staff = loop.staff(department)
     loop.post("disposal", f"/cases/{case_id}/accept", {}, staff)
     loop.post(
         "disposal", f"/cases/{case_id}/suspension-request", {"reason": "需列入年度工程"}, staff
     )
-    loop.await_status("dispatch", case_id, "suspension_requested")
+    assert loop.queued(case_id, "pending_decisions")["kind"] == "suspension"
     dispatcher = loop.auth(Role.DISPATCHER)
     loop.post(
         "dispatch", f"/cases/{case_id}/suspension/approve", {"reason": "同意挂账"}, dispatcher
     )
-    loop.await_status("disposal", case_id, "suspended")
+    loop.task(case_id, department, "suspended")
     loop.post("dispatch", f"/cases/{case_id}/resume", {}, dispatcher)
-    resumed = loop.await_event("disposal", case_id, "suspension.resumed")
+    resumed = loop.await_event(case_id, "suspension.resumed")
     assert resumed["payload"]["deadline"]
-    loop.await_status("disposal", case_id, "in_disposal")
+    loop.task(case_id, department, "in_hand")
 
 
 def test_a_failed_check_sends_the_case_back_to_the_same_department(loop: Loop) -> None:
@@ -161,13 +200,13 @@ def test_a_failed_check_sends_the_case_back_to_the_same_department(loop: Loop) -
     department = loop.dispatch(case_id)
     loop.handle(case_id, department)
     loop.check(case_id, passed=False)
-    rework = loop.await_event("dispatch", case_id, "case.reopened_for_rework")
+    rework = loop.await_event(case_id, "case.reopened_for_rework")
     assert rework["payload"]["department_id"] == department
     loop.handle(case_id, department)
     loop.check(case_id, passed=True)
     loop.close(case_id)
-    loop.await_status("casefile", case_id, "closed")
-    events = timeline(loop, "casefile", case_id)
+    loop.await_status(case_id, "closed")
+    events = timeline(loop, case_id)
     assert events.count("check.failed") == 1
     assert events.count("disposal.completed") == 2
 
@@ -178,10 +217,10 @@ def test_an_overdue_case_turns_red_once(loop: Loop) -> None:
     loop.register(case_id)
     loop.dispatch(case_id)
     loop.disposal_time_passes(case_id)
-    loop.await_event("casefile", case_id, "time_limit.overdue")
-    overdue = loop.await_status("casefile", case_id, "dispatched")
+    loop.await_event(case_id, "time_limit.overdue")
+    overdue = loop.await_status(case_id, "dispatched")
     assert overdue["overdue"] is True
-    events = timeline(loop, "dispatch", case_id)
+    events = timeline(loop, case_id)
     assert events.count("time_limit.warning") == 1
     assert events.count("time_limit.overdue") == 1
 
@@ -190,18 +229,29 @@ def test_illegal_commands_are_refused_and_change_nothing(loop: Loop) -> None:
     case_id = loop.report()
     loop.accept(case_id)
     loop.register(case_id)
-    loop.await_status("verification", case_id, "registered")
+    department = loop.dispatch(case_id)
+    loop.handle(case_id, department)
+    loop.check_task(case_id)
     unchecked = loop.http["verification"].post(
         f"/cases/{case_id}/close", json={}, headers=loop.auth(Role.DUTY_CHIEF)
     )
     assert unchecked.status_code == 409
-    elsewhere = loop.http["dispatch"].post(
-        f"/cases/{case_id}/dispatch", json={}, headers=loop.auth(Role.DISPATCHER, site="370202")
+    assert "case.closed" in unchecked.json()["detail"]
+    elsewhere = loop.http["disposal"].post(
+        f"/cases/{case_id}/complete",
+        json={
+            "description": "已处理",
+            "evidence": [{"uri": "https://x.example/p.jpg", "media_type": "image/jpeg"}],
+        },
+        headers=loop.auth(Role.DEPARTMENT, site="370202", department=department),
     )
     assert elsewhere.status_code == 403
-    malformed = loop.http["dispatch"].post(
-        f"/cases/{case_id}/dispatch", json={"department_id": 7}, headers=loop.auth(Role.DISPATCHER)
+    malformed = loop.http["verification"].post(
+        f"/cases/{case_id}/check",
+        json={"passed": "perhaps"},
+        headers=loop.auth(Role.FIELD_SUPERVISOR, id="sv-370212-03"),
     )
     assert malformed.status_code == 422
-    assert "department_id" in malformed.text
-    assert timeline(loop, "verification", case_id) == SUPERVISOR_DISTRICT[:3]
+    assert "passed" in malformed.text
+    loop.await_event(case_id, "check.requested")
+    assert timeline(loop, case_id) == SUPERVISOR_DISTRICT[:8]

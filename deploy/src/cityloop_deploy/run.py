@@ -19,7 +19,7 @@ from cityloop_deploy.fleet import Fleet, FleetConfig, ServiceStartError
 from cityloop_deploy.service import StackError
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.reference.bundle import ReferenceData
-from cityloop_shared.service.auth import TokenSigner
+from cityloop_shared.runtime.auth import TokenSigner
 from cityloop_shared.settings import ServiceSettings
 
 DEMO_PEOPLE = {

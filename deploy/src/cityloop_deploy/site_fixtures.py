@@ -25,9 +25,10 @@ from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.codec import encode
 from cityloop_shared.contract.envelope import CaseEvent, ChainLink, Payload
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
-from cityloop_shared.service.auth import TokenSigner
-from cityloop_shared.service.migrations import upgrade
-from cityloop_shared.service.runtime import ServiceRuntime
+from cityloop_shared.messaging import headers
+from cityloop_shared.runtime.auth import TokenSigner
+from cityloop_shared.runtime.migrations import upgrade
+from cityloop_shared.runtime.service import ServiceRuntime
 from cityloop_shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
 
 T = TypeVar("T")
@@ -131,13 +132,26 @@ async def topic_records(
 
 class UpstreamStage:
     """Publishes events as another stage of the site would: chained per case on that stage's
-    topic, each caused by the event given as its cause."""
+    topic, each caused by the event given as its cause, with the headers its relay sets."""
 
     def __init__(self, settings: ServiceSettings, stage: Stage, producer: AIOKafkaProducer) -> None:
         self.site = settings.site
         self.topic = event_topic(settings.site, stage, settings.topic_namespace)
         self._producer = producer
         self._links: dict[UUID, ChainLink] = {}
+
+    async def publish(self, event: CaseEvent) -> None:
+        """Publish an event made elsewhere as this stage's relay would."""
+        await self._producer.send_and_wait(
+            self.topic,
+            encode(event),
+            key=str(event.case_id).encode(),
+            headers=[
+                (headers.EVENT_TYPE, event.event_type.encode()),
+                (headers.EVENT_ID, str(event.event_id).encode()),
+                (headers.CASE_ID, str(event.case_id).encode()),
+            ],
+        )
 
     async def emit(
         self,
@@ -157,7 +171,7 @@ class UpstreamStage:
             cause=cause,
         )
         self._links[case_id] = event.link()
-        await self._producer.send_and_wait(self.topic, encode(event), key=str(case_id).encode())
+        await self.publish(event)
         return event
 
 

@@ -9,7 +9,7 @@ import pytest_asyncio
 
 import cityloop_dispatch
 from cityloop_deploy.site_fixtures import serve_in_process
-from cityloop_shared.service.runtime import ServiceRuntime
+from cityloop_shared.runtime.service import ServiceRuntime
 from cityloop_shared.settings import ServiceSettings
 
 

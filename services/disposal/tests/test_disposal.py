@@ -1,6 +1,12 @@
 """The departments' work over real Kafka and PostgreSQL: task lists that follow dispatch,
-acceptance and completion with evidence, requests for return, extension and suspension,
-rework, the upper department's view, and refusals that change nothing."""
+acceptance and completion with evidence, requests for return, extension and suspension and
+the dispatcher's answers, rework, voiding, the upper department's view, and refusals that
+change nothing.
+
+Disposal keeps only its own records (one ``disposal_cases`` row a case, one ``tasks`` row a
+case and department) and serves the departments' lists; the tests read those, its journal
+and its tracking table, never a case file of its own.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +18,15 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+from sqlalchemy import select
 
 from cityloop_deploy.site_fixtures import UpstreamStage, eventually, topic_records
+from cityloop_disposal.state import DisposalCase, TaskState
+from cityloop_disposal.store import disposal_cases, tasks
 from cityloop_shared.contract import (
     Actor,
     CaseEvent,
+    CaseKind,
     Payload,
     Role,
     Stage,
@@ -45,7 +55,9 @@ from cityloop_shared.contract.events.dispatch import (
     FeedbackForwarded,
     FeedbackForwardedPayload,
     ReturnApproved,
+    ReturnRefused,
     SuspensionApproved,
+    SuspensionRefused,
     SuspensionResumed,
     SuspensionResumedPayload,
 )
@@ -53,6 +65,7 @@ from cityloop_shared.contract.events.disposal import (
     DisposalAccepted,
     DisposalAcceptedPayload,
     DisposalCompleted,
+    ExtensionRequestedPayload,
 )
 from cityloop_shared.contract.events.intake import CaseReported, CaseReportedPayload
 from cityloop_shared.contract.events.verification import (
@@ -74,21 +87,26 @@ from cityloop_shared.contract.values import (
     TimeLimit,
     TimeUnit,
 )
-from cityloop_shared.service.runtime import ServiceRuntime
+from cityloop_shared.messaging import headers as record_headers
+from cityloop_shared.ports.tracker import OWN
+from cityloop_shared.runtime.service import ServiceRuntime
 
 Client = tuple[httpx.AsyncClient, ServiceRuntime]
 Upstream = Callable[[Stage], UpstreamStage]
 Auth = Callable[..., dict[str, str]]
+Row = dict[str, Any]
 
 SITE = "370212"
 GRID = "370212003001001"
+CATEGORY = Category(standard="GB/T 47678.5-2026", kind=CaseKind.EVENT, code="06001")
 SUPERVISOR_ID = "sv-370212-03"
 STREET_1 = "370212-street-001"
 STREET_2 = "370212-street-002"
 URBAN = "370212-urban"
 SANITATION = "370212-sanitation"
 """A sub-unit of 崂山区城市管理局 (URBAN), itself under 青岛市城市管理局."""
-DEADLINE = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+DEADLINE = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0)
+"""A week ahead of the test run, so a task is not overdue unless a test makes it so."""
 PHOTO = {
     "uri": "https://media.cityloop.example/done/1.jpg",
     "media_type": "image/jpeg",
@@ -109,6 +127,7 @@ class Case:
 
     id: UUID
     upstream: Upstream
+    number: str = ""
     last: CaseEvent | None = None
 
     async def publish(
@@ -120,29 +139,59 @@ class Case:
         return self.last
 
     async def decided(self, runtime: ServiceRuntime, answer: httpx.Response) -> CaseEvent:
-        """The service's event behind an HTTP answer, as published: the cause of what follows."""
+        """The service's event behind an HTTP answer, as journaled when the command committed:
+        the cause of what the other stages do next."""
         assert answer.status_code == 200, answer.text
-        self.last = await published(runtime, answer.json()["event_id"])
+        event_id = UUID(answer.json()["event_id"])
+        found = [e for e in await journaled(runtime, self.id) if e.event_id == event_id]
+        assert found, f"event {event_id} of the answer is not in the journal"
+        self.last = found[0]
         return self.last
 
 
-async def published(runtime: ServiceRuntime, event_id: str) -> CaseEvent:
-    async def events() -> list[CaseEvent]:
-        records = await topic_records(runtime.settings.kafka.bootstrap_servers, runtime.topic, 1)
-        return [decode(record.value) for record in records]
-
-    found = await eventually(events, lambda seen: any(str(e.event_id) == event_id for e in seen))
-    return next(event for event in found if str(event.event_id) == event_id)
+async def journaled(runtime: ServiceRuntime, case_id: UUID) -> list[CaseEvent]:
+    """Disposal's own events of the case, in chain order (its journal, the outbox)."""
+    async with runtime.database.begin() as uow:
+        return await uow.recorder.case_events(case_id)
 
 
-async def our_events(runtime: ServiceRuntime, at_least: int) -> list[CaseEvent]:
+async def applied(runtime: ServiceRuntime, case_id: UUID) -> list[tuple[str, bool]]:
+    """Every event disposal applied to the case, in order: (type, whether it emitted it)."""
+    async with runtime.database.begin() as uow:
+        history = await uow.tracker.history()
+    return [(a.event_type, a.source == OWN) for a in history if a.case_id == case_id]
+
+
+async def record_of(runtime: ServiceRuntime, case_id: UUID) -> DisposalCase | None:
+    """The case's one record in ``disposal_cases``: the task with the department holding it."""
+    async with runtime.database.begin() as uow:
+        found = await uow.states(disposal_cases, DisposalCase).load([case_id])
+    return found.get(case_id)
+
+
+async def task_rows(runtime: ServiceRuntime, case_id: UUID) -> list[Row]:
+    """The case's rows in the ``tasks`` table, one per department that held it."""
+    async with runtime.database.reading() as reader:
+        rows = await reader.rows(
+            select(tasks).where(tasks.c.case_id == case_id).order_by(tasks.c.dispatched_at)
+        )
+    return [dict(row) for row in rows]
+
+
+async def published(runtime: ServiceRuntime, at_least: int) -> list[CaseEvent]:
+    """Disposal's events as the relay published them on its topic."""
     records = await topic_records(runtime.settings.kafka.bootstrap_servers, runtime.topic, at_least)
     return [decode(record.value) for record in records]
 
 
-async def dispatched(upstream: Upstream, department_id: str) -> Case:
-    """A supervisor's report accepted, registered and dispatched, as the other stages do it."""
-    case = Case(new_id(), upstream)
+async def dispatched(upstream: Upstream, department_id: str, deadline: datetime = DEADLINE) -> Case:
+    """A supervisor's report accepted, registered and dispatched, as the other stages do it.
+
+    Disposal follows only the dispatch; the earlier events travel on topics it reads (the
+    case file's) or ignores (intake's), so they show it drops what it does not follow.
+    """
+    number = f"{SITE}E0600120261125{next(_sequence):05d}"
+    case = Case(new_id(), upstream, number)
     await case.publish(
         Stage.INTAKE,
         CaseReported,
@@ -161,8 +210,8 @@ async def dispatched(upstream: Upstream, department_id: str) -> Case:
         CaseRegistered,
         CHIEF,
         CaseRegisteredPayload(
-            case_number=f"{SITE}E0600120261125{next(_sequence):05d}",
-            category=Category(standard="GB/T 47678.5-2026", kind="event", code="06001"),
+            case_number=number,
+            category=CATEGORY,
             grid_code=GRID,
             level=CaseLevel.DISTRICT,
             time_limit=TimeLimit(amount=4, unit=TimeUnit.WORKING_HOURS),
@@ -172,7 +221,13 @@ async def dispatched(upstream: Upstream, department_id: str) -> Case:
         Stage.DISPATCH,
         CaseDispatched,
         DISPATCHER,
-        CaseDispatchedPayload(department_id=department_id, deadline=DEADLINE),
+        CaseDispatchedPayload(
+            department_id=department_id,
+            deadline=deadline,
+            case_number=number,
+            category=CATEGORY,
+            grid_code=GRID,
+        ),
     )
     return case
 
@@ -181,22 +236,26 @@ async def task(
     client: httpx.AsyncClient,
     headers: dict[str, str],
     case: Case,
-    ok: Callable[[dict[str, Any] | None], bool] = lambda found: found is not None,
+    ok: Callable[[Row | None], bool] = lambda found: found is not None,
     **params: str,
 ) -> Any:
     """The case's row in a task list, once ``ok`` holds of it (None: not on the list)."""
 
-    async def row() -> dict[str, Any] | None:
+    async def row() -> Row | None:
         answer = await client.get("/tasks", params=params, headers=headers)
         assert answer.status_code == 200, answer.text
-        rows: list[dict[str, Any]] = answer.json()["tasks"]
+        rows: list[Row] = answer.json()["tasks"]
         return next((r for r in rows if r["case_id"] == str(case.id)), None)
 
     return await eventually(row, ok)
 
 
-def in_state(state: str) -> Callable[[dict[str, Any] | None], bool]:
+def in_state(state: str) -> Callable[[Row | None], bool]:
     return lambda found: found is not None and found["state"] == state
+
+
+def absent(found: Row | None) -> bool:
+    return found is None
 
 
 def department(auth: Auth, department_id: str, site: str = SITE) -> dict[str, str]:
@@ -205,10 +264,20 @@ def department(auth: Auth, department_id: str, site: str = SITE) -> dict[str, st
     )
 
 
+async def accept(
+    client: httpx.AsyncClient, runtime: ServiceRuntime, headers: dict[str, str], case: Case
+) -> CaseEvent:
+    """签收 once the task is on the department's list; the acceptance as journaled."""
+    await task(client, headers, case)
+    return await case.decided(
+        runtime, await client.post(f"/cases/{case.id}/accept", json={}, headers=headers)
+    )
+
+
 async def test_a_dispatched_case_is_on_its_departments_list_only(
     disposal: Client, auth: Auth, upstream: Upstream
 ) -> None:
-    client, _ = disposal
+    client, runtime = disposal
     street_1, street_2 = department(auth, STREET_1), department(auth, STREET_2)
     case = await dispatched(upstream, STREET_1)
 
@@ -219,8 +288,30 @@ async def test_a_dispatched_case_is_on_its_departments_list_only(
         0,
     )
     assert datetime.fromisoformat(row["deadline"]) == DEADLINE
-    assert row["case_number"].startswith("370212E06001")
-    assert row["case_status"] == "dispatched"
+    # The dispatch carries the case's facts, so the list shows them without following the
+    # case file: number, category, grid, and where disposal sees the case.
+    assert (row["case_number"], row["category_code"], row["grid_code"]) == (
+        case.number,
+        "06001",
+        GRID,
+    )
+    assert (row["case_status"], row["overdue"], row["pending_request"]) == (
+        "dispatched",
+        False,
+        None,
+    )
+    assert (row["accepted_at"], row["completed_at"]) == (None, None)
+
+    # One record of the case; only the dispatch was applied, nothing emitted yet.
+    record = await record_of(runtime, case.id)
+    assert record is not None
+    assert (record.department_id, record.task_state, record.status) == (
+        STREET_1,
+        TaskState.AWAITING_ACCEPTANCE,
+        "dispatched",
+    )
+    assert await applied(runtime, case.id) == [("case.dispatched", False)]
+    assert await journaled(runtime, case.id) == []
 
     others = await client.get("/tasks", headers=street_2)
     assert others.status_code == 200
@@ -229,9 +320,47 @@ async def test_a_dispatched_case_is_on_its_departments_list_only(
     assert peeking.status_code == 403
     not_a_department = await client.get("/tasks", headers=auth(Role.DISPATCHER))
     assert not_a_department.status_code == 403
+    nameless = await client.get("/tasks", headers=auth(Role.DEPARTMENT))
+    assert nameless.status_code == 403
+    assert "names no department" in nameless.json()["detail"]
     bad_state = await client.get("/tasks", params={"state": "lost"}, headers=street_1)
     assert bad_state.status_code == 422
     assert bad_state.json()["detail"][0]["loc"] == ["query", "state"]
+    # Another district's department of the same id sees nothing of this district's tasks.
+    elsewhere = await client.get("/tasks", headers=department(auth, STREET_1, site="370202"))
+    assert elsewhere.status_code == 200
+    assert elsewhere.json()["tasks"] == []
+
+
+async def test_a_task_past_its_deadline_is_overdue_until_it_is_done(
+    disposal: Client, auth: Auth, upstream: Upstream
+) -> None:
+    client, runtime = disposal
+    street_1 = department(auth, STREET_1)
+    past = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+    late = await dispatched(upstream, STREET_1, deadline=past)
+    timely = await dispatched(upstream, STREET_1)
+
+    assert (await task(client, street_1, late))["overdue"] is True
+    assert (await task(client, street_1, timely))["overdue"] is False
+    # The nearest deadline first, and paged.
+    listed = (await client.get("/tasks", headers=street_1)).json()
+    assert listed["total"] == 2
+    assert [r["case_id"] for r in listed["tasks"]] == [str(late.id), str(timely.id)]
+    second = await client.get("/tasks", params={"limit": 1, "offset": 1}, headers=street_1)
+    assert (second.json()["total"], [r["case_id"] for r in second.json()["tasks"]]) == (
+        2,
+        [str(timely.id)],
+    )
+
+    await accept(client, runtime, street_1, late)
+    assert (await task(client, street_1, late, in_state("in_hand")))["overdue"] is True
+    await late.decided(
+        runtime, await client.post(f"/cases/{late.id}/complete", json=COMPLETION, headers=street_1)
+    )
+    # Done late is done: the task no longer counts as overdue on the list of completed ones.
+    done = await task(client, street_1, late, in_state("completed"), state="completed")
+    assert done["overdue"] is False
 
 
 async def test_accepting_then_completing_reports_back_with_evidence(
@@ -244,24 +373,29 @@ async def test_accepting_then_completing_reports_back_with_evidence(
     assert dispatch is not None
     await task(client, street_1, case)
 
-    accepted = await client.post(f"/cases/{case.id}/accept", json={}, headers=street_1)
-    assert accepted.json()["task_state"] == "in_hand"
-    await case.decided(runtime, accepted)
+    answer = await client.post(f"/cases/{case.id}/accept", json={}, headers=street_1)
+    assert (answer.json()["event_type"], answer.json()["task_state"]) == (
+        "disposal.accepted",
+        "in_hand",
+    )
+    acceptance = await case.decided(runtime, answer)
     row = await task(client, street_1, case)
-    assert row["state"] == "in_hand"
-    assert row["accepted_at"] is not None
-    completed = await client.post(f"/cases/{case.id}/complete", json=COMPLETION, headers=street_1)
-    assert completed.json()["task_state"] == "completed"
-    await case.decided(runtime, completed)
+    assert (row["state"], row["case_status"]) == ("in_hand", "in_disposal")
+    assert datetime.fromisoformat(row["accepted_at"]) == acceptance.occurred_at
 
-    events = await our_events(runtime, 2)
+    answer = await client.post(f"/cases/{case.id}/complete", json=COMPLETION, headers=street_1)
+    assert answer.json()["task_state"] == "completed"
+    completion = await case.decided(runtime, answer)
+
+    events = await published(runtime, 2)
+    assert [e.event_id for e in events] == [acceptance.event_id, completion.event_id]
     assert verify_chain(events) == []
-    acceptance, completion = events
     assert isinstance(acceptance, DisposalAccepted)
     assert isinstance(completion, DisposalCompleted)
     assert acceptance.payload.department_id == STREET_1
     assert acceptance.actor.id == f"staff-{STREET_1}"
     assert acceptance.causation_id == dispatch.event_id
+    assert acceptance.correlation_id == dispatch.correlation_id
     assert completion.causation_id == acceptance.event_id
     assert completion.payload.department_id == STREET_1
     assert completion.payload.description == COMPLETION["description"]
@@ -269,18 +403,46 @@ async def test_accepting_then_completing_reports_back_with_evidence(
         (str(photo.uri), photo.media_type, photo.sha256) for photo in completion.payload.evidence
     ] == [(PHOTO["uri"], PHOTO["media_type"], PHOTO["sha256"])]
 
-    detail = (await client.get(f"/cases/{case.id}", headers=street_1)).json()
-    assert detail["status"] == "disposed"
-    assert [e["event_type"] for e in detail["timeline"]][-2:] == [
-        "disposal.accepted",
-        "disposal.completed",
+    # The department's part is done: off its to-do list, on its list of completed tasks.
+    assert await task(client, street_1, case, absent) is None
+    row = await task(client, street_1, case, in_state("completed"), state="completed")
+    assert datetime.fromisoformat(row["completed_at"]) == completion.occurred_at
+    assert (row["case_status"], row["overdue"]) == ("disposed", False)
+    record = await record_of(runtime, case.id)
+    assert record is not None
+    assert (record.task_state, record.status, record.last_event_id) == (
+        TaskState.COMPLETED,
+        "disposed",
+        completion.event_id,
+    )
+    assert record.chain == completion.link()
+    assert await applied(runtime, case.id) == [
+        ("case.dispatched", False),
+        ("disposal.accepted", True),
+        ("disposal.completed", True),
     ]
-    row = await task(client, street_1, case)
-    assert row["state"] == "completed"
-    assert row["completed_at"] is not None
 
-    # The check passes and the case is closed: the task leaves the department's list.
-    await case.publish(Stage.DISPATCH, FeedbackForwarded, DISPATCHER, FeedbackForwardedPayload())
+
+async def test_a_completed_task_stays_completed_when_the_case_closes(
+    disposal: Client, auth: Auth, upstream: Upstream
+) -> None:
+    """Disposal no longer follows ``case.closed`` (a deliberate change from the old list,
+    which kept a completed task until the case closed and then showed it ``closed``): the
+    department's part ended with its report, and ``closed`` now means voided while with it."""
+    client, runtime = disposal
+    street_1 = department(auth, STREET_1)
+    case = await dispatched(upstream, STREET_1)
+    await accept(client, runtime, street_1, case)
+    await case.decided(
+        runtime, await client.post(f"/cases/{case.id}/complete", json=COMPLETION, headers=street_1)
+    )
+
+    await case.publish(
+        Stage.DISPATCH,
+        FeedbackForwarded,
+        DISPATCHER,
+        FeedbackForwardedPayload(department_id=STREET_1),
+    )
     await case.publish(
         Stage.VERIFICATION,
         CheckRequested,
@@ -289,8 +451,70 @@ async def test_accepting_then_completing_reports_back_with_evidence(
     )
     await case.publish(Stage.VERIFICATION, CheckPassed, SUPERVISOR, CheckResultPayload())
     await case.publish(Stage.VERIFICATION, CaseClosed, CHIEF, CaseClosedPayload())
-    await task(client, street_1, case, in_state("closed"), state="closed")
-    assert await task(client, street_1, case, lambda found: found is None) is None
+    # A marker disposal must refuse, after the feedback on the same partition of the dispatch
+    # topic: a voiding on a topic that may not carry it. Once it is a dead letter, disposal
+    # has read past the feedback, which it dropped by its type header (no dead letter).
+    marker = await upstream(Stage.DISPATCH).emit(
+        CaseVoided,
+        case_id=case.id,
+        payload=CaseVoidedPayload(reason="误投", requested_by="op-1", approved_by="chief-1"),
+        actor=CHIEF,
+        cause=case.last,
+    )
+    letters = await topic_records(
+        runtime.settings.kafka.bootstrap_servers, runtime.dead_letter_topic, 1
+    )
+    assert [decode(letter.value).event_id for letter in letters] == [marker.event_id]
+    reason = dict(letters[0].headers)[record_headers.DEAD_LETTER_REASON].decode()
+    assert "may not arrive on" in reason
+
+    assert await applied(runtime, case.id) == [
+        ("case.dispatched", False),
+        ("disposal.accepted", True),
+        ("disposal.completed", True),
+    ]
+    row = await task(client, street_1, case, in_state("completed"), state="completed")
+    assert row["case_status"] == "disposed"
+    closed = await client.get("/tasks", params={"state": "closed"}, headers=street_1)
+    assert closed.json() == {"total": 0, "tasks": []}
+    assert await task(client, street_1, case, absent) is None
+
+
+async def test_a_refused_return_leaves_the_task_where_it_was(
+    disposal: Client, auth: Auth, upstream: Upstream
+) -> None:
+    client, runtime = disposal
+    street_1 = department(auth, STREET_1)
+    case = await dispatched(upstream, STREET_1)
+    await accept(client, runtime, street_1, case)
+
+    asked = await client.post(
+        f"/cases/{case.id}/return-request", json={"reason": "不属于本单位职责"}, headers=street_1
+    )
+    assert asked.json()["task_state"] == "in_hand"
+    request = await case.decided(runtime, asked)
+    assert request.event_type == "return.requested"
+    assert request.payload == ReasonPayload(reason="不属于本单位职责")
+    row = await task(client, street_1, case)
+    assert (row["state"], row["pending_request"], row["case_status"]) == (
+        "in_hand",
+        "return",
+        "return_requested",
+    )
+    # While the dispatcher decides, the task waits: no completion.
+    waiting = await client.post(f"/cases/{case.id}/complete", json=COMPLETION, headers=street_1)
+    assert waiting.status_code == 409
+    assert (waiting.json()["status"], waiting.json()["event_type"]) == (
+        "return_requested",
+        "disposal.completed",
+    )
+
+    await case.publish(Stage.DISPATCH, ReturnRefused, DISPATCHER, ReasonPayload(reason="属本单位"))
+    row = await task(client, street_1, case, lambda f: f is not None and not f["pending_request"])
+    # Back where the request was made from: in hand, not awaiting acceptance again.
+    assert (row["state"], row["case_status"]) == ("in_hand", "in_disposal")
+    done = await client.post(f"/cases/{case.id}/complete", json=COMPLETION, headers=street_1)
+    assert done.status_code == 200, done.text
 
 
 async def test_a_return_request_hands_the_case_to_another_department(
@@ -304,6 +528,7 @@ async def test_a_return_request_hands_the_case_to_another_department(
     asked = await client.post(
         f"/cases/{case.id}/return-request", json={"reason": "不属于本单位职责"}, headers=street_1
     )
+    assert asked.json()["task_state"] == "awaiting_acceptance"
     request = await case.decided(runtime, asked)
     assert request.event_type == "return.requested"
     assert request.payload == ReasonPayload(reason="不属于本单位职责")
@@ -312,8 +537,17 @@ async def test_a_return_request_hands_the_case_to_another_department(
 
     await case.publish(Stage.DISPATCH, ReturnApproved, DISPATCHER, ReasonPayload(reason="核实属实"))
     returned = await task(client, street_1, case, in_state("returned"), state="returned")
-    assert returned["pending_request"] is None
-    assert await task(client, street_1, case, lambda found: found is None) is None
+    assert (returned["pending_request"], returned["case_status"]) == (None, "awaiting_redispatch")
+    assert await task(client, street_1, case, absent) is None
+    # Nothing is done on a returned task.
+    for path, body in (
+        ("accept", {}),
+        ("complete", COMPLETION),
+        ("suspension-request", {"reason": "再议"}),
+    ):
+        refused = await client.post(f"/cases/{case.id}/{path}", json=body, headers=street_1)
+        assert refused.status_code == 409, path
+        assert refused.json()["detail"] == f"case {case.id} is not with a department"
 
     await case.publish(
         Stage.DISPATCH,
@@ -327,13 +561,36 @@ async def test_a_return_request_hands_the_case_to_another_department(
         ),
     )
     row = await task(client, street_2, case)
-    assert (row["state"], row["rework_count"]) == ("awaiting_acceptance", 0)
+    assert (row["state"], row["rework_count"], row["case_status"]) == (
+        "awaiting_acceptance",
+        0,
+        "dispatched",
+    )
     assert datetime.fromisoformat(row["deadline"]) == DEADLINE + timedelta(hours=2)
+    # The case's facts came with the first dispatch and stay with the task.
+    assert (row["case_number"], row["category_code"], row["grid_code"]) == (
+        case.number,
+        "06001",
+        GRID,
+    )
+    # One record of the case, with the department holding it now; the first department's
+    # row stays on its list of returned tasks.
+    record = await record_of(runtime, case.id)
+    assert record is not None
+    assert (record.department_id, record.task_state) == (STREET_2, TaskState.AWAITING_ACCEPTANCE)
+    assert [(r["department_id"], r["state"]) for r in await task_rows(runtime, case.id)] == [
+        (STREET_1, "returned"),
+        (STREET_2, "awaiting_acceptance"),
+    ]
+    assert (await task(client, street_1, case, state="returned"))["state"] == "returned"
+
     former = await client.post(f"/cases/{case.id}/accept", json={}, headers=street_1)
     assert former.status_code == 403
+    assert STREET_2 in former.json()["detail"]
     taken = await client.post(f"/cases/{case.id}/accept", json={}, headers=street_2)
     accepted = await case.decided(runtime, taken)
     assert accepted.payload == DisposalAcceptedPayload(department_id=STREET_2)
+    assert (await task(client, street_2, case, in_state("in_hand")))["rework_count"] == 0
 
 
 async def test_an_extension_must_propose_a_later_deadline(
@@ -343,12 +600,22 @@ async def test_an_extension_must_propose_a_later_deadline(
     street_1 = department(auth, STREET_1)
     case = await dispatched(upstream, STREET_1)
     await task(client, street_1, case)
-    await case.decided(
-        runtime, await client.post(f"/cases/{case.id}/accept", json={}, headers=street_1)
-    )
     url = f"/cases/{case.id}/extension-request"
+    later = DEADLINE + timedelta(days=2)
 
-    for proposed in (DEADLINE, DEADLINE - timedelta(hours=1), datetime(2026, 11, 29, 9, 30)):
+    # Before acceptance the lifecycle refuses the request, whatever it proposes.
+    early = await client.post(
+        url, json={"proposed_deadline": later.isoformat(), "reason": "需订购"}, headers=street_1
+    )
+    assert early.status_code == 409
+    assert (early.json()["status"], early.json()["event_type"]) == (
+        "dispatched",
+        "extension.requested",
+    )
+
+    await accept(client, runtime, street_1, case)
+    naive = (DEADLINE + timedelta(days=1)).replace(tzinfo=None)
+    for proposed in (DEADLINE, DEADLINE - timedelta(hours=1), naive):
         refused = await client.post(
             url,
             json={"proposed_deadline": proposed.isoformat(), "reason": "需订购"},
@@ -357,16 +624,37 @@ async def test_an_extension_must_propose_a_later_deadline(
         assert refused.status_code == 422, proposed
         assert refused.json()["detail"][0]["loc"] == ["body", "proposed_deadline"]
 
-    later = DEADLINE + timedelta(days=2)
     asked = await client.post(
         url, json={"proposed_deadline": later.isoformat(), "reason": "需订购井盖"}, headers=street_1
     )
+    assert asked.json()["task_state"] == "in_hand"
     request = await case.decided(runtime, asked)
     assert request.event_type == "extension.requested"
-    assert request.payload.model_dump() == {"proposed_deadline": later, "reason": "需订购井盖"}
+    assert request.payload == ExtensionRequestedPayload(
+        proposed_deadline=later, reason="需订购井盖"
+    )
     row = await task(client, street_1, case)
-    assert row["pending_request"] == "extension"
+    assert (row["pending_request"], row["case_status"]) == ("extension", "extension_requested")
 
+    # A refusal answers the request and keeps the deadline in force.
+    await case.publish(
+        Stage.DISPATCH,
+        ExtensionDecided,
+        DISPATCHER,
+        ExtensionDecidedPayload(approved=False, deadline=DEADLINE, reason="时限充足"),
+    )
+    row = await task(client, street_1, case, lambda f: f is not None and not f["pending_request"])
+    assert (row["state"], row["case_status"]) == ("in_hand", "in_disposal")
+    assert datetime.fromisoformat(row["deadline"]) == DEADLINE
+
+    await case.decided(
+        runtime,
+        await client.post(
+            url,
+            json={"proposed_deadline": later.isoformat(), "reason": "确需订购"},
+            headers=street_1,
+        ),
+    )
     await case.publish(
         Stage.DISPATCH,
         ExtensionDecided,
@@ -380,10 +668,20 @@ async def test_an_extension_must_propose_a_later_deadline(
         lambda found: found is not None and datetime.fromisoformat(found["deadline"]) == later,
     )
     assert (row["state"], row["pending_request"]) == ("in_hand", None)
-    detail = (await client.get(f"/cases/{case.id}", headers=street_1)).json()
-    assert detail["status"] == "in_disposal"
-    events = await our_events(runtime, 2)
-    assert [e.event_type for e in events] == ["disposal.accepted", "extension.requested"]
+    # The next request must go beyond the deadline now in force.
+    stale = await client.post(
+        url, json={"proposed_deadline": later.isoformat(), "reason": "再延"}, headers=street_1
+    )
+    assert stale.status_code == 422
+    assert stale.json()["detail"][0]["loc"] == ["body", "proposed_deadline"]
+    assert later.isoformat() in stale.json()["detail"][0]["msg"]
+
+    events = await published(runtime, 3)
+    assert [e.event_type for e in events] == [
+        "disposal.accepted",
+        "extension.requested",
+        "extension.requested",
+    ]
     assert verify_chain(events) == []
 
 
@@ -393,24 +691,36 @@ async def test_a_suspended_task_stops_until_resumed(
     client, runtime = disposal
     street_1 = department(auth, STREET_1)
     case = await dispatched(upstream, STREET_1)
-    await task(client, street_1, case)
-    await case.decided(
-        runtime, await client.post(f"/cases/{case.id}/accept", json={}, headers=street_1)
-    )
+    await accept(client, runtime, street_1, case)
+    url = f"/cases/{case.id}/suspension-request"
 
-    asked = await client.post(
-        f"/cases/{case.id}/suspension-request", json={"reason": "需列入年度工程"}, headers=street_1
-    )
+    asked = await client.post(url, json={"reason": "需列入年度工程"}, headers=street_1)
     request = await case.decided(runtime, asked)
     assert request.event_type == "suspension.requested"
     assert request.payload == ReasonPayload(reason="需列入年度工程")
-    assert (await task(client, street_1, case))["pending_request"] == "suspension"
+    row = await task(client, street_1, case)
+    assert (row["pending_request"], row["case_status"]) == ("suspension", "suspension_requested")
 
+    # A refusal: the department goes on with the task.
+    await case.publish(
+        Stage.DISPATCH, SuspensionRefused, DISPATCHER, ReasonPayload(reason="可先行处置")
+    )
+    row = await task(client, street_1, case, lambda f: f is not None and not f["pending_request"])
+    assert (row["state"], row["case_status"]) == ("in_hand", "in_disposal")
+
+    await case.decided(
+        runtime, await client.post(url, json={"reason": "确需列入年度工程"}, headers=street_1)
+    )
     await case.publish(
         Stage.DISPATCH, SuspensionApproved, DISPATCHER, ReasonPayload(reason="同意挂账")
     )
+    # Suspended is still to be done: on the to-do list, its clock stopped, never overdue.
     row = await task(client, street_1, case, in_state("suspended"))
-    assert row["pending_request"] is None
+    assert (row["pending_request"], row["overdue"], row["case_status"]) == (
+        None,
+        False,
+        "suspended",
+    )
     while_suspended = await client.post(
         f"/cases/{case.id}/complete", json=COMPLETION, headers=street_1
     )
@@ -436,15 +746,16 @@ async def test_a_failed_check_brings_the_task_back_to_the_same_department(
     client, runtime = disposal
     street_1 = department(auth, STREET_1)
     case = await dispatched(upstream, STREET_1)
-    await task(client, street_1, case)
+    await accept(client, runtime, street_1, case)
     await case.decided(
-        runtime, await client.post(f"/cases/{case.id}/accept", json={}, headers=street_1)
+        runtime, await client.post(f"/cases/{case.id}/complete", json=COMPLETION, headers=street_1)
     )
-    await case.decided(
-        runtime,
-        await client.post(f"/cases/{case.id}/complete", json=COMPLETION, headers=street_1),
+    await case.publish(
+        Stage.DISPATCH,
+        FeedbackForwarded,
+        DISPATCHER,
+        FeedbackForwardedPayload(department_id=STREET_1),
     )
-    await case.publish(Stage.DISPATCH, FeedbackForwarded, DISPATCHER, FeedbackForwardedPayload())
     await case.publish(
         Stage.VERIFICATION,
         CheckRequested,
@@ -465,19 +776,31 @@ async def test_a_failed_check_brings_the_task_back_to_the_same_department(
     )
 
     row = await task(client, street_1, case, lambda found: bool(found and found["rework_count"]))
-    assert (row["department_id"], row["state"], row["rework_count"]) == (
+    assert (row["department_id"], row["state"], row["rework_count"], row["case_status"]) == (
         STREET_1,
         "awaiting_acceptance",
         1,
+        "dispatched",
     )
     assert (row["accepted_at"], row["completed_at"]) == (None, None)
     assert datetime.fromisoformat(row["deadline"]) == rework_deadline
-    again = await client.post(f"/cases/{case.id}/accept", json={}, headers=street_1)
-    await case.decided(runtime, again)
-    redone = await client.post(f"/cases/{case.id}/complete", json=COMPLETION, headers=street_1)
-    await case.decided(runtime, redone)
+    # The same department's task reopened, not a second one.
+    assert [(r["department_id"], r["rework_count"]) for r in await task_rows(runtime, case.id)] == [
+        (STREET_1, 1)
+    ]
+    # The rework reached disposal although it never saw the feedback or the check.
+    assert await applied(runtime, case.id) == [
+        ("case.dispatched", False),
+        ("disposal.accepted", True),
+        ("disposal.completed", True),
+        ("case.reopened_for_rework", False),
+    ]
 
-    events = await our_events(runtime, 4)
+    await accept(client, runtime, street_1, case)
+    await case.decided(
+        runtime, await client.post(f"/cases/{case.id}/complete", json=COMPLETION, headers=street_1)
+    )
+    events = await published(runtime, 4)
     assert [e.event_type for e in events] == [
         "disposal.accepted",
         "disposal.completed",
@@ -485,7 +808,7 @@ async def test_a_failed_check_brings_the_task_back_to_the_same_department(
         "disposal.completed",
     ]
     assert verify_chain(events) == []
-    row = await task(client, street_1, case, in_state("completed"))
+    row = await task(client, street_1, case, in_state("completed"), state="completed")
     assert row["rework_count"] == 1
 
 
@@ -494,35 +817,41 @@ async def test_refusals_change_nothing(disposal: Client, auth: Auth, upstream: U
     street_1 = department(auth, STREET_1)
     case = await dispatched(upstream, STREET_1)
     await task(client, street_1, case)
-    accept, complete = f"/cases/{case.id}/accept", f"/cases/{case.id}/complete"
+    accept_url, complete_url = f"/cases/{case.id}/accept", f"/cases/{case.id}/complete"
 
-    assert (await client.post(accept, json={})).status_code == 401
-    other_department = await client.post(accept, json={}, headers=department(auth, STREET_2))
+    assert (await client.post(accept_url, json={})).status_code == 401
+    other_department = await client.post(accept_url, json={}, headers=department(auth, STREET_2))
     assert other_department.status_code == 403
     assert STREET_1 in other_department.json()["detail"]
     other_district = await client.post(
-        accept, json={}, headers=department(auth, STREET_1, site="370202")
+        accept_url, json={}, headers=department(auth, STREET_1, site="370202")
     )
     assert other_district.status_code == 403
-    wrong_role = await client.post(accept, json={}, headers=auth(Role.DISPATCHER))
+    wrong_role = await client.post(accept_url, json={}, headers=auth(Role.DISPATCHER))
     assert wrong_role.status_code == 403
-    nameless = await client.post(accept, json={}, headers=auth(Role.DEPARTMENT))
+    nameless = await client.post(accept_url, json={}, headers=auth(Role.DEPARTMENT))
     assert nameless.status_code == 403
-    unknown = await client.post(f"/cases/{new_id()}/accept", json={}, headers=street_1)
+    assert nameless.json()["detail"] == "the actor's token names no department"
+    stranger = new_id()
+    unknown = await client.post(f"/cases/{stranger}/accept", json={}, headers=street_1)
     assert unknown.status_code == 404
-    extra = await client.post(accept, json={"department_id": STREET_2}, headers=street_1)
+    assert unknown.json()["detail"] == f"disposal holds no case {stranger}"
+    extra = await client.post(accept_url, json={"department_id": STREET_2}, headers=street_1)
     assert extra.status_code == 422
     assert extra.json()["detail"][0]["loc"] == ["body", "department_id"]
 
-    too_early = await client.post(complete, json=COMPLETION, headers=street_1)
+    too_early = await client.post(complete_url, json=COMPLETION, headers=street_1)
     assert too_early.status_code == 409
-    assert too_early.json()["status"] == "dispatched"
+    assert (too_early.json()["status"], too_early.json()["event_type"]) == (
+        "dispatched",
+        "disposal.completed",
+    )
     without_photos: list[dict[str, Any]] = [
         {"description": "已处理"},
         {"description": "已处理", "evidence": []},
     ]
     for body in without_photos:
-        bare = await client.post(complete, json=body, headers=street_1)
+        bare = await client.post(complete_url, json=body, headers=street_1)
         assert bare.status_code == 422
         assert bare.json()["detail"][0]["loc"] == ["body", "evidence"]
     early_extension = await client.post(
@@ -532,17 +861,20 @@ async def test_refusals_change_nothing(disposal: Client, auth: Auth, upstream: U
     )
     assert early_extension.status_code == 409
 
-    detail = (await client.get(f"/cases/{case.id}", headers=street_1)).json()
-    assert detail["status"] == "dispatched"
-    assert [e["event_type"] for e in detail["timeline"]] == [
-        "case.reported",
-        "case.accepted",
-        "case.registered",
-        "case.dispatched",
-    ]
+    # Nothing of it was journaled, applied or listed.
+    assert await journaled(runtime, case.id) == []
+    assert await applied(runtime, case.id) == [("case.dispatched", False)]
+    record = await record_of(runtime, case.id)
+    assert record is not None
+    assert (record.task_state, record.status, record.chain) == (
+        TaskState.AWAITING_ACCEPTANCE,
+        "dispatched",
+        None,
+    )
+    assert await record_of(runtime, stranger) is None
     # The first accepted command is the first record on the topic: nothing refused got there.
-    await case.decided(runtime, await client.post(accept, json={}, headers=street_1))
-    assert [e.event_type for e in await our_events(runtime, 1)] == ["disposal.accepted"]
+    await case.decided(runtime, await client.post(accept_url, json={}, headers=street_1))
+    assert [e.event_type for e in await published(runtime, 1)] == ["disposal.accepted"]
 
 
 async def test_a_repeated_completion_with_the_same_key_is_one_event(
@@ -551,10 +883,7 @@ async def test_a_repeated_completion_with_the_same_key_is_one_event(
     client, runtime = disposal
     street_1 = department(auth, STREET_1)
     case = await dispatched(upstream, STREET_1)
-    await task(client, street_1, case)
-    await case.decided(
-        runtime, await client.post(f"/cases/{case.id}/accept", json={}, headers=street_1)
-    )
+    await accept(client, runtime, street_1, case)
     retrying = {**street_1, "Idempotency-Key": "phone-retry-7"}
     url = f"/cases/{case.id}/complete"
 
@@ -566,10 +895,12 @@ async def test_a_repeated_completion_with_the_same_key_is_one_event(
     assert reused.status_code == 422
     assert reused.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
 
-    detail = (await client.get(f"/cases/{case.id}", headers=street_1)).json()
-    assert [e["event_type"] for e in detail["timeline"]].count("disposal.completed") == 1
+    assert [e.event_type for e in await journaled(runtime, case.id)] == [
+        "disposal.accepted",
+        "disposal.completed",
+    ]
     await case.decided(runtime, first)
-    events = await our_events(runtime, 2)
+    events = await published(runtime, 2)
     assert [e.event_type for e in events] == ["disposal.accepted", "disposal.completed"]
 
 
@@ -579,9 +910,14 @@ async def test_voiding_takes_the_task_off_the_list(
     client, runtime = disposal
     street_1 = department(auth, STREET_1)
     case = await dispatched(upstream, STREET_1)
-    await task(client, street_1, case)
+    await accept(client, runtime, street_1, case)
     await case.decided(
-        runtime, await client.post(f"/cases/{case.id}/accept", json={}, headers=street_1)
+        runtime,
+        await client.post(
+            f"/cases/{case.id}/suspension-request",
+            json={"reason": "需列入年度工程"},
+            headers=street_1,
+        ),
     )
     await case.publish(
         Stage.CASEFILE,
@@ -589,10 +925,77 @@ async def test_voiding_takes_the_task_off_the_list(
         CHIEF,
         CaseVoidedPayload(reason="重复立案", requested_by="op-1", approved_by="chief-1"),
     )
-    await task(client, street_1, case, in_state("closed"), state="closed")
-    assert await task(client, street_1, case, lambda found: found is None) is None
+    row = await task(client, street_1, case, in_state("closed"), state="closed")
+    # The voiding answers the pending request too: nobody will decide it now.
+    assert (row["pending_request"], row["case_status"], row["overdue"]) == (None, "voided", False)
+    assert await task(client, street_1, case, absent) is None
     late = await client.post(f"/cases/{case.id}/complete", json=COMPLETION, headers=street_1)
     assert late.status_code == 409
+    assert late.json()["detail"] == f"case {case.id} is not with a department"
+    record = await record_of(runtime, case.id)
+    assert record is not None
+    assert (record.task_state, record.pending_request) == (TaskState.CLOSED, None)
+
+
+async def test_a_dispatch_that_arrives_after_the_voiding_never_reaches_the_list(
+    disposal: Client, auth: Auth, upstream: Upstream
+) -> None:
+    """The case file's topic and dispatch's are read independently: a voiding may arrive
+    first. Disposal keeps the voided case, so the dispatch that follows is a dead letter, not
+    a task for a case that no longer exists."""
+    client, runtime = disposal
+    street_1 = department(auth, STREET_1)
+    case = Case(new_id(), upstream, f"{SITE}E0600120261125{next(_sequence):05d}")
+    registered = await case.publish(
+        Stage.CASEFILE,
+        CaseRegistered,
+        CHIEF,
+        CaseRegisteredPayload(
+            case_number=case.number,
+            category=CATEGORY,
+            grid_code=GRID,
+            level=CaseLevel.DISTRICT,
+            time_limit=TimeLimit(amount=4, unit=TimeUnit.WORKING_HOURS),
+        ),
+    )
+    await case.publish(
+        Stage.CASEFILE,
+        CaseVoided,
+        CHIEF,
+        CaseVoidedPayload(reason="重复立案", requested_by="op-1", approved_by="chief-1"),
+    )
+
+    async def voided() -> DisposalCase | None:
+        return await record_of(runtime, case.id)
+
+    record = await eventually(voided, lambda found: found is not None)
+    assert record is not None
+    assert (record.status, record.department_id, record.task_state) == (
+        "voided",
+        None,
+        TaskState.CLOSED,
+    )
+    dispatch = await upstream(Stage.DISPATCH).emit(
+        CaseDispatched,
+        case_id=case.id,
+        payload=CaseDispatchedPayload(department_id=STREET_1, deadline=DEADLINE),
+        actor=DISPATCHER,
+        cause=registered,
+    )
+    letters = await topic_records(
+        runtime.settings.kafka.bootstrap_servers, runtime.dead_letter_topic, 1
+    )
+    assert [decode(letter.value).event_id for letter in letters] == [dispatch.event_id]
+    assert (
+        "illegal transition" in dict(letters[0].headers)[record_headers.DEAD_LETTER_REASON].decode()
+    )
+    assert await task_rows(runtime, case.id) == []
+    for state in (None, "closed"):
+        params = {"state": state} if state else {}
+        listed = await client.get("/tasks", params=params, headers=street_1)
+        assert listed.json()["tasks"] == []
+    refused = await client.post(f"/cases/{case.id}/accept", json={}, headers=street_1)
+    assert refused.status_code == 409
 
 
 async def test_an_upper_department_sees_its_subordinates_tasks(

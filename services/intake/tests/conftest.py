@@ -1,19 +1,31 @@
-"""The intake service in this test's process, on the real broker and database."""
+"""The intake service in this test's process, on the real broker and database, and what the
+tests read of it: its records, what it applied, and whether it has read all it was sent."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from uuid import UUID
 
 import httpx
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 import cityloop_intake
-from cityloop_deploy.site_fixtures import serve_in_process
-from cityloop_shared.service.runtime import ServiceRuntime
+from cityloop_deploy.site_fixtures import eventually, serve_in_process
+from cityloop_intake.state import Report
+from cityloop_intake.store import reports
+from cityloop_shared.ports.tracker import Applied
+from cityloop_shared.runtime.service import ServiceRuntime
 from cityloop_shared.settings import ServiceSettings
 
 OPEN311_KEY = "k7f3q9-test"
+
+Served = tuple[httpx.AsyncClient, ServiceRuntime]
+ReportOf = Callable[[UUID], Awaitable[Report | None]]
+Applications = Callable[[UUID], Awaitable[list[Applied]]]
+CaughtUp = Callable[[], Awaitable[None]]
 
 
 @pytest.fixture
@@ -25,7 +37,75 @@ def open311_key() -> str:
 @pytest_asyncio.fixture
 async def intake(
     service_settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime]]:
+) -> AsyncIterator[Served]:
     monkeypatch.setenv("CITYLOOP_OPEN311_API_KEYS", f"{OPEN311_KEY}:test-client")
     async with serve_in_process(cityloop_intake, service_settings) as served:
         yield served
+
+
+@pytest.fixture
+def report_of(intake: Served) -> ReportOf:
+    """``await report_of(case_id)``: intake's record of the case (its ``reports`` row)."""
+    _, runtime = intake
+
+    async def load(case_id: UUID) -> Report | None:
+        async with runtime.database.begin() as uow:
+            found = await uow.states(reports, Report).load([case_id])
+        return found.get(case_id)
+
+    return load
+
+
+@pytest.fixture
+def applications(intake: Served) -> Applications:
+    """``await applications(case_id)``: what intake applied to the case, in order (its
+    ``tracking`` rows: the events it received and the ones it emitted)."""
+    _, runtime = intake
+
+    async def history(case_id: UUID) -> list[Applied]:
+        async with runtime.database.begin() as uow:
+            applied = await uow.tracker.history()
+        return [entry for entry in applied if entry.case_id == case_id]
+
+    return history
+
+
+@pytest.fixture
+def caught_up(intake: Served) -> CaughtUp:
+    """``await caught_up()``: until intake's consumer has committed every record of the
+    topics it reads. Whatever it did not apply by then, it dropped: the way to show that an
+    event it does not follow changed nothing, without sleeping."""
+    _, runtime = intake
+    bootstrap = runtime.settings.kafka.bootstrap_servers
+    topics = runtime.service.rules.topology.topics(runtime.site, runtime.namespace)
+    group = runtime.topic.removesuffix(".v1")
+
+    async def committed_everything() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        ends = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        await admin.start()
+        await ends.start()
+        try:
+            partitions = [
+                TopicPartition(described["topic"], partition["partition"])
+                for described in await admin.describe_topics(topics)
+                for partition in described["partitions"]
+            ]
+            assert partitions, f"no partitions known for {topics}"
+
+            async def behind() -> dict[TopicPartition, tuple[int, int]]:
+                """Partitions whose records the group has not all committed: (done, end)."""
+                end = await ends.end_offsets(partitions)
+                done = await admin.list_consumer_group_offsets(group)
+                return {
+                    p: (done[p].offset if p in done else 0, end[p])
+                    for p in partitions
+                    if end[p] > (done[p].offset if p in done else 0)
+                }
+
+            await eventually(behind, lambda lagging: not lagging)
+        finally:
+            await ends.stop()
+            await admin.close()
+
+    return committed_everything

@@ -1,40 +1,24 @@
-"""Checking and closing over real Kafka and PostgreSQL: the automatic check task, pass and
-close, failure and a second round after rework, the call-back, the check clock, and
-refusals that change nothing."""
+"""Checking and closing (核查结案) over real Kafka and PostgreSQL: forwarded feedback becomes a
+check task for the grid's supervisor, pass and close, failure and a second round after rework,
+the call-back (回访), the check clock, voiding, the city's entrusted checks, the check list,
+and refusals that change nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
-from sqlalchemy import select, update
 
 from cityloop_deploy.site_fixtures import UpstreamStage, eventually, topic_records
-from cityloop_shared.contract import (
-    Actor,
-    CaseEvent,
-    CaseKind,
-    Role,
-    Stage,
-    case_number,
-    decode,
-    new_id,
-    verify_chain,
-)
-from cityloop_shared.contract.events.casefile import (
-    CaseAccepted,
-    CaseAcceptedPayload,
-    CaseRegistered,
-    CaseRegisteredPayload,
-    CaseVoided,
-    CaseVoidedPayload,
-)
+from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.contract.codec import decode
+from cityloop_shared.contract.envelope import CaseEvent, verify_chain
+from cityloop_shared.contract.events.casefile import CaseVoided, CaseVoidedPayload
 from cityloop_shared.contract.events.dispatch import (
     CaseDispatched,
     CaseDispatchedPayload,
@@ -43,168 +27,206 @@ from cityloop_shared.contract.events.dispatch import (
     FeedbackForwarded,
     FeedbackForwardedPayload,
 )
-from cityloop_shared.contract.events.disposal import (
-    DisposalAccepted,
-    DisposalAcceptedPayload,
-    DisposalCompleted,
-    DisposalCompletedPayload,
-)
-from cityloop_shared.contract.events.intake import CaseReported, CaseReportedPayload
-from cityloop_shared.contract.values import (
-    CaseLevel,
-    Category,
-    GeoPoint,
-    Location,
-    ReportChannel,
-    TimeLimit,
-    TimeUnit,
-)
-from cityloop_shared.service.runtime import ServiceRuntime
-from cityloop_shared.store.tables import clocks
+from cityloop_shared.contract.ids import CaseKind, case_number, derived_id, new_id
+from cityloop_shared.contract.lifecycle import CaseStatus
+from cityloop_shared.contract.topics import Stage
+from cityloop_shared.contract.values import Category, ClockStep, ReportChannel
+from cityloop_shared.ports.clocks import Clock
+from cityloop_shared.runtime.service import ServiceRuntime
+from cityloop_shared.runtime.timers import scan_clocks
+from cityloop_verification.state import CheckCase, CheckResult
+from cityloop_verification.store import check_tasks
 
 Client = tuple[httpx.AsyncClient, ServiceRuntime]
 Upstream = Callable[[Stage], UpstreamStage]
 Auth = Callable[..., dict[str, str]]
+Publish = Callable[[Stage, CaseEvent], Awaitable[None]]
 GRID = "370212003001001"
+"""A grid of 崂山区 whose responsible supervisor is sv-370212-03."""
 SUPERVISOR = "sv-370212-03"
+OTHER_GRID = "370212001001001"
+OTHER_SUPERVISOR = "sv-370212-01"
 DEPARTMENT = "370212-sanitation"
+CATEGORY = Category(standard="GB/T 47678.5-2026", kind=CaseKind.EVENT, code="06010")
 PHOTO = {"uri": "https://media.cityloop.example/check/1.jpg", "media_type": "image/jpeg"}
+BEIJING = timezone(timedelta(hours=8))
+WEDNESDAY = date(2026, 11, 25)
+"""An ordinary working day of the demo city (08:30–12:00, 13:30–17:30)."""
+ONE_WORKING_HOUR = timedelta(hours=1)
+"""The demo city's check limit (核查时限) for every category."""
 SEQUENCES = itertools.count(1)
 
 
-async def to_feedback(
-    upstream: Upstream, site: str = "370212", channel: ReportChannel = ReportChannel.PUBLIC
-) -> tuple[UUID, CaseEvent]:
-    """A case reported, registered, dispatched, handled and forwarded to the supervision
-    centre, as intake, casefile, dispatch and disposal publish it; its last event."""
-    case_id = new_id()
-    operator = Actor(id="op-1", role=Role.ACCEPTANCE_OPERATOR, site=site)
-    chief = Actor(id="chief-1", role=Role.DUTY_CHIEF, site=site)
-    reported = await upstream(Stage.INTAKE).emit(
-        CaseReported,
-        case_id=case_id,
-        actor=operator,
-        payload=CaseReportedPayload(
-            channel=channel,
-            description="暴露垃圾",
-            location=Location(point=GeoPoint(lon=120.45, lat=36.13), grid_code=GRID),
-        ),
-    )
-    accepted = await upstream(Stage.CASEFILE).emit(
-        CaseAccepted,
-        case_id=case_id,
-        actor=operator,
-        payload=CaseAcceptedPayload(needs_verification=False),
-        cause=reported,
-    )
-    registered = await upstream(Stage.CASEFILE).emit(
-        CaseRegistered,
-        case_id=case_id,
-        actor=chief,
-        payload=CaseRegisteredPayload(
-            case_number=case_number(site, CaseKind.EVENT, "06010", date.today(), next(SEQUENCES)),
-            category=Category(standard="GB/T 47678.5-2026", kind=CaseKind.EVENT, code="06010"),
-            grid_code=GRID,
-            level=CaseLevel.DISTRICT,
-            time_limit=TimeLimit(amount=4, unit=TimeUnit.WORKING_HOURS),
-        ),
-        cause=accepted,
-    )
-    dispatched = await upstream(Stage.DISPATCH).emit(
-        CaseDispatched,
-        case_id=case_id,
-        actor=Actor(id="dispatcher-1", role=Role.DISPATCHER, site=site),
-        payload=CaseDispatchedPayload(
-            department_id=DEPARTMENT, deadline=datetime.now(UTC) + timedelta(hours=4)
-        ),
-        cause=registered,
-    )
-    return case_id, await handled(upstream, case_id, site, dispatched)
+def dispatcher(site: str = "370212") -> Actor:
+    return Actor(id="dispatcher-1", role=Role.DISPATCHER, site=site)
 
 
-async def handled(upstream: Upstream, case_id: UUID, site: str, cause: CaseEvent) -> CaseEvent:
-    """The department's work on a dispatched case and the command centre's feedback."""
-    department = Actor(id="dep-1", role=Role.DEPARTMENT, site=site, department_id=DEPARTMENT)
-    accepted = await upstream(Stage.DISPOSAL).emit(
-        DisposalAccepted,
-        case_id=case_id,
-        actor=department,
-        payload=DisposalAcceptedPayload(department_id=DEPARTMENT),
-        cause=cause,
+def facts(
+    site: str = "370212",
+    channel: ReportChannel = ReportChannel.PUBLIC,
+    grid: str = GRID,
+) -> FeedbackForwardedPayload:
+    """The feedback as dispatch forwards it: with what the check needs to know of the case."""
+    return FeedbackForwardedPayload(
+        case_number=case_number(site, CaseKind.EVENT, "06010", date.today(), next(SEQUENCES)),
+        category=CATEGORY,
+        grid_code=grid,
+        channel=channel,
+        department_id=DEPARTMENT,
+        remarks="处置完毕",
     )
-    completed = await upstream(Stage.DISPOSAL).emit(
-        DisposalCompleted,
-        case_id=case_id,
-        actor=department,
-        payload=DisposalCompletedPayload(department_id=DEPARTMENT, description="已清运"),
-        cause=accepted,
-    )
+
+
+async def forward(
+    upstream: Upstream,
+    case_id: UUID | None = None,
+    *,
+    site: str = "370212",
+    cause: CaseEvent | None = None,
+    **kwargs: Any,
+) -> FeedbackForwarded:
+    """The command centre forwards the department's report (处理反馈) now."""
     return await upstream(Stage.DISPATCH).emit(
         FeedbackForwarded,
-        case_id=case_id,
-        actor=Actor(id="dispatcher-1", role=Role.DISPATCHER, site=site),
-        payload=FeedbackForwardedPayload(remarks="处置完毕"),
-        cause=completed,
+        case_id=case_id or new_id(),
+        actor=dispatcher(site),
+        payload=facts(site, **kwargs),
+        cause=cause,
     )
+
+
+async def forward_at(
+    publish: Publish, at: datetime, grid: str = GRID, site: str = "370212"
+) -> FeedbackForwarded:
+    """Feedback forwarded at ``at``, the first event of its case on dispatch's topic."""
+    feedback = FeedbackForwarded.create(
+        case_id=new_id(),
+        site=site,
+        actor=dispatcher(site),
+        payload=facts(site, grid=grid),
+        previous=None,
+        occurred_at=at,
+    )
+    await publish(Stage.DISPATCH, feedback)
+    return feedback
+
+
+async def record(runtime: ServiceRuntime, case_id: UUID) -> CheckCase | None:
+    """Verification's own record of the case (its check task), if it holds the case."""
+    async with runtime.database.begin() as uow:
+        found = await uow.states(check_tasks, CheckCase).load([case_id])
+    return found.get(case_id)
 
 
 async def reaches(
-    client: httpx.AsyncClient, case_id: UUID, headers: dict[str, str], status: str
-) -> dict[str, Any]:
-    """The case detail once the service's projection shows ``status``."""
+    runtime: ServiceRuntime, case_id: UUID, status: CaseStatus, rounds: int | None = None
+) -> CheckCase:
+    """The record once verification sees the case in ``status`` (in round ``rounds``)."""
 
-    async def detail() -> dict[str, Any]:
-        answer = await client.get(f"/cases/{case_id}", headers=headers)
-        return answer.json() if answer.status_code == 200 else {}
+    def there(found: CheckCase | None) -> bool:
+        return (
+            found is not None
+            and found.status is status
+            and (rounds is None or found.rounds == rounds)
+        )
 
-    return await eventually(detail, lambda case: case.get("status") == status)
+    found = await eventually(lambda: record(runtime, case_id), there)
+    assert found is not None
+    return found
 
 
-async def own_events(runtime: ServiceRuntime, at_least: int) -> list[CaseEvent]:
-    """The events on the service's own topic, in topic order."""
+async def journal(runtime: ServiceRuntime, case_id: UUID) -> list[CaseEvent]:
+    """The case's events verification decided, in chain order."""
+    async with runtime.database.begin() as uow:
+        return await uow.recorder.case_events(case_id)
+
+
+async def applied(runtime: ServiceRuntime, case_id: UUID) -> list[str]:
+    """The types of every event verification applied to the case, received or its own."""
+    async with runtime.database.begin() as uow:
+        return [
+            entry.event_type for entry in await uow.tracker.history() if entry.case_id == case_id
+        ]
+
+
+async def check_clock(runtime: ServiceRuntime, case_id: UUID) -> Clock | None:
+    async with runtime.database.begin() as uow:
+        return await uow.clocks.clock(case_id, ClockStep.CHECK)
+
+
+async def published(runtime: ServiceRuntime, at_least: int) -> list[CaseEvent]:
+    """The events on verification's own topic, in topic order."""
     bootstrap = runtime.settings.kafka.bootstrap_servers
     return [decode(r.value) for r in await topic_records(bootstrap, runtime.topic, at_least)]
 
 
-def types_of(detail: dict[str, Any]) -> list[str]:
-    return [entry["event_type"] for entry in detail["timeline"]]
+async def checks(
+    client: httpx.AsyncClient, headers: dict[str, str], **params: str
+) -> dict[str, Any]:
+    answer = await client.get("/checks", headers=headers, params=params)
+    assert answer.status_code == 200, answer.text
+    listed: dict[str, Any] = answer.json()
+    return listed
 
 
-async def clock_row(runtime: ServiceRuntime, case_id: UUID) -> Any:
-    async with runtime.engine.connect() as conn:
-        query = select(clocks).where(clocks.c.case_id == case_id, clocks.c.step == "check")
-        return (await conn.execute(query)).one()
+def types_of(events: list[CaseEvent]) -> list[str]:
+    return [event.event_type for event in events]
 
 
 async def test_forwarded_feedback_is_checked_on_site_then_closed(
     verification: Client, auth: Auth, upstream: Upstream
 ) -> None:
     client, runtime = verification
-    operator = auth(Role.ACCEPTANCE_OPERATOR)
     supervisor = auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR)
-    case_id, feedback = await to_feedback(upstream)
-    await reaches(client, case_id, operator, "checking")
+    feedback = await forward(upstream)
+    case_id = feedback.case_id
+    task = await reaches(runtime, case_id, CaseStatus.CHECKING)
 
-    [requested] = await own_events(runtime, 1)
+    [requested] = await journal(runtime, case_id)
     assert requested.event_type == "check.requested"
+    # A reaction takes the time of what it answers and an id derived from it, so a replay of
+    # the same feedback derives the same task.
+    assert requested.occurred_at == feedback.occurred_at
+    assert requested.event_id == derived_id(
+        feedback.occurred_at, "verification", feedback.event_id, 0
+    )
     assert requested.causation_id == feedback.event_id
     assert requested.correlation_id == feedback.correlation_id
-    assert requested.actor.id == "system:verification"
+    assert (requested.actor.id, requested.actor.site) == ("system:verification", "370212")
     payload = requested.payload.model_dump()
-    assert payload["supervisor_id"] == SUPERVISOR
-    # The check's limit is one working hour (demo city), counted on the working calendar.
-    used = runtime.reference.calendar.working_time_between(requested.occurred_at, payload["due_at"])
-    assert abs(used - timedelta(hours=1)) < timedelta(seconds=5)
-    clock = await clock_row(runtime, case_id)
-    assert clock.deadline == payload["due_at"]
-    assert clock.stopped_at is None
+    due_at = runtime.reference.calendar.add_working_time(feedback.occurred_at, ONE_WORKING_HOUR)
+    assert payload == {"supervisor_id": SUPERVISOR, "due_at": due_at}
 
-    tasks = (await client.get("/checks?pending=true", headers=supervisor)).json()
-    assert [(t["case_id"], t["rounds"], t["result"]) for t in tasks["checks"]] == [
+    # The record keeps what the feedback told of the case.
+    assert (task.case_number, task.category_code, task.grid_code, task.channel) == (
+        feedback.payload.case_number,
+        "06010",
+        GRID,
+        ReportChannel.PUBLIC,
+    )
+    assert (task.department_id, task.supervisor_id, task.rounds, task.result) == (
+        DEPARTMENT,
+        SUPERVISOR,
+        1,
+        None,
+    )
+    assert (task.requested_at, task.due_at) == (feedback.occurred_at, due_at)
+    clock = await check_clock(runtime, case_id)
+    assert clock is not None
+    assert (clock.started_at, clock.deadline, clock.stopped_at) == (
+        feedback.occurred_at,
+        due_at,
+        None,
+    )
+
+    pending = await checks(client, supervisor, pending="true")
+    assert [(t["case_id"], t["rounds"], t["result"]) for t in pending["checks"]] == [
         (str(case_id), 1, None)
     ]
-    assert tasks["checks"][0]["case_number"].startswith("370212E06010")
-    assert datetime.fromisoformat(tasks["checks"][0]["due_at"]) == payload["due_at"]
+    [listed] = pending["checks"]
+    assert listed["case_number"] == feedback.payload.case_number
+    assert listed["status"] == "checking"
+    assert datetime.fromisoformat(listed["due_at"]) == due_at
 
     passed = await client.post(
         f"/cases/{case_id}/check",
@@ -212,38 +234,115 @@ async def test_forwarded_feedback_is_checked_on_site_then_closed(
         headers=supervisor,
     )
     assert passed.status_code == 200, passed.text
+    assert passed.json()["event_type"] == "check.passed"
     assert passed.json()["round"] == 1
-    assert (await clock_row(runtime, case_id)).stopped_at is not None
-    assert (await client.get("/checks?pending=true", headers=supervisor)).json()["total"] == 0
+    assert (await reaches(runtime, case_id, CaseStatus.CHECK_PASSED)).result is CheckResult.PASSED
+    assert (await checks(client, supervisor, pending="true"))["total"] == 0
 
     closed = await client.post(
         f"/cases/{case_id}/close", json={"remarks": "结案"}, headers=auth(Role.DUTY_CHIEF)
     )
     assert closed.status_code == 200, closed.text
-    detail = (await client.get(f"/cases/{case_id}", headers=operator)).json()
-    assert detail["status"] == "closed"
-    assert types_of(detail)[-4:] == [
+    assert closed.json()["event_type"] == "case.closed"
+    done = await reaches(runtime, case_id, CaseStatus.CLOSED)
+    assert done.result is CheckResult.PASSED
+
+    events = await journal(runtime, case_id)
+    assert types_of(events) == ["check.requested", "check.passed", "case.closed"]
+    check_passed = events[1]
+    assert check_passed.actor.id == SUPERVISOR
+    assert check_passed.payload.model_dump(mode="json")["attachments"][0]["uri"] == PHOTO["uri"]
+    assert check_passed.payload.model_dump()["remarks"] == "已清理干净"
+    assert events[2].actor.id == "duty_chief-1"
+    clock = await check_clock(runtime, case_id)
+    assert clock is not None
+    assert clock.stopped_at == check_passed.occurred_at
+
+    on_topic = await published(runtime, 3)
+    assert types_of(on_topic) == ["check.requested", "check.passed", "case.closed"]
+    assert verify_chain(on_topic) == []
+    assert await applied(runtime, case_id) == [
         "feedback.forwarded",
         "check.requested",
         "check.passed",
         "case.closed",
     ]
-    assert detail["timeline"][-2]["actor_id"] == SUPERVISOR
-    assert detail["timeline"][-2]["payload"]["attachments"][0]["uri"] == PHOTO["uri"]
 
-    events = await own_events(runtime, 3)
-    assert [e.event_type for e in events] == ["check.requested", "check.passed", "case.closed"]
-    assert verify_chain(events) == []
+
+async def test_verification_holds_a_case_only_from_its_feedback(
+    verification: Client, auth: Auth, upstream: Upstream
+) -> None:
+    """Dispatch's other events are not followed: before the feedback verification holds no
+    case, and after it the case's history here starts with the feedback."""
+    client, runtime = verification
+    case_id = new_id()
+    dispatched = await upstream(Stage.DISPATCH).emit(
+        CaseDispatched,
+        case_id=case_id,
+        actor=dispatcher(),
+        payload=CaseDispatchedPayload(
+            department_id=DEPARTMENT, deadline=datetime.now(UTC) + timedelta(hours=4)
+        ),
+    )
+    for path, body, role, actor_id in (
+        ("check", {"passed": True}, Role.FIELD_SUPERVISOR, SUPERVISOR),
+        ("close", {}, Role.DUTY_CHIEF, None),
+        ("satisfaction", {"score": 5}, Role.ACCEPTANCE_OPERATOR, None),
+    ):
+        answer = await client.post(
+            f"/cases/{case_id}/{path}", json=body, headers=auth(role, id=actor_id)
+        )
+        assert answer.status_code == 404, (path, answer.text)
+        assert answer.json()["detail"] == f"verification holds no case {case_id}"
+
+    # Same topic, same partition: the feedback is read after the dispatch before it.
+    await forward(upstream, case_id, cause=dispatched)
+    await reaches(runtime, case_id, CaseStatus.CHECKING)
+    assert await applied(runtime, case_id) == ["feedback.forwarded", "check.requested"]
+
+
+async def test_feedback_without_a_grid_waits_with_no_check_task(
+    verification: Client, auth: Auth, upstream: Upstream
+) -> None:
+    """Feedback written before it carried the case's facts names no grid, so no supervisor:
+    the case waits at feedback_forwarded rather than being sent to nobody."""
+    client, runtime = verification
+    old = await upstream(Stage.DISPATCH).emit(
+        FeedbackForwarded,
+        case_id=new_id(),
+        actor=dispatcher(),
+        payload=FeedbackForwardedPayload(remarks="处置完毕"),
+    )
+    waiting = await reaches(runtime, old.case_id, CaseStatus.FEEDBACK_FORWARDED)
+    assert (waiting.grid_code, waiting.supervisor_id, waiting.rounds) == (None, None, 0)
+    assert await journal(runtime, old.case_id) == []
+    assert await check_clock(runtime, old.case_id) is None
+    assert (await checks(client, auth(Role.DUTY_CHIEF)))["checks"] == []
+
+    unsent = await client.post(
+        f"/cases/{old.case_id}/check",
+        json={"passed": True},
+        headers=auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR),
+    )
+    assert unsent.status_code == 409
+    assert unsent.json()["detail"] == "no check was requested for this case"
+    early = await client.post(f"/cases/{old.case_id}/close", json={}, headers=auth(Role.DUTY_CHIEF))
+    assert early.status_code == 409
+    assert (early.json()["status"], early.json()["event_type"]) == (
+        "feedback_forwarded",
+        "case.closed",
+    )
+    assert await journal(runtime, old.case_id) == []
 
 
 async def test_a_failed_check_is_checked_again_after_rework(
-    verification: Client, auth: Auth, upstream: Upstream
+    verification: Client, auth: Auth, upstream: Upstream, publish: Publish
 ) -> None:
     client, runtime = verification
-    operator = auth(Role.ACCEPTANCE_OPERATOR)
     supervisor = auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR)
-    case_id, _ = await to_feedback(upstream)
-    await reaches(client, case_id, operator, "checking")
+    first = await forward(upstream)
+    case_id = first.case_id
+    await reaches(runtime, case_id, CaseStatus.CHECKING)
 
     no_reason = await client.post(
         f"/cases/{case_id}/check", json={"passed": False}, headers=supervisor
@@ -256,14 +355,18 @@ async def test_a_failed_check_is_checked_again_after_rework(
         headers=supervisor,
     )
     assert failed.status_code == 200, failed.text
-    assert failed.json()["event_type"] == "check.failed"
-    await reaches(client, case_id, operator, "rework")
-    assert (await clock_row(runtime, case_id)).stopped_at is not None
-    first = (await client.get("/checks?pending=false", headers=supervisor)).json()["checks"]
-    assert [(t["rounds"], t["result"]) for t in first] == [(1, "failed")]
+    assert (failed.json()["event_type"], failed.json()["round"]) == ("check.failed", 1)
+    rework = await reaches(runtime, case_id, CaseStatus.REWORK)
+    assert (rework.rounds, rework.result) == (1, CheckResult.FAILED)
+    clock = await check_clock(runtime, case_id)
+    assert clock is not None
+    assert clock.stopped_at is not None
+    done = (await checks(client, supervisor, pending="false"))["checks"]
+    assert [(t["rounds"], t["result"]) for t in done] == [(1, "failed")]
 
-    check_failed = (await own_events(runtime, 2))[-1]
+    check_failed = (await journal(runtime, case_id))[-1]
     assert check_failed.event_type == "check.failed"
+    assert check_failed.payload.model_dump()["reason"] == "垃圾仍未清运"
     reopened = await upstream(Stage.DISPATCH).emit(
         CaseReopenedForRework,
         case_id=case_id,
@@ -275,61 +378,84 @@ async def test_a_failed_check_is_checked_again_after_rework(
         ),
         cause=check_failed,
     )
-    await handled(upstream, case_id, "370212", reopened)
-    await reaches(client, case_id, operator, "checking")
+    # The first feedback delivered again (a consumer that crashed before committing its
+    # offset) is ahead of the second on the same partition and must derive nothing.
+    await publish(Stage.DISPATCH, first)
+    second = await forward(upstream, case_id, cause=reopened)
+    again = await reaches(runtime, case_id, CaseStatus.CHECKING, rounds=2)
+    assert (again.result, again.requested_at) == (None, second.occurred_at)
 
-    second = (await client.get("/checks?pending=true", headers=supervisor)).json()["checks"]
-    assert [(t["rounds"], t["result"]) for t in second] == [(2, None)]
-    assert (await clock_row(runtime, case_id)).stopped_at is None
+    pending = (await checks(client, supervisor, pending="true"))["checks"]
+    assert [(t["rounds"], t["result"]) for t in pending] == [(2, None)]
+    clock = await check_clock(runtime, case_id)
+    assert clock is not None
+    assert (clock.started_at, clock.deadline, clock.stopped_at) == (
+        second.occurred_at,
+        again.due_at,
+        None,
+    )
     passed = await client.post(f"/cases/{case_id}/check", json={"passed": True}, headers=supervisor)
     assert passed.status_code == 200, passed.text
     assert passed.json()["round"] == 2
     closed = await client.post(f"/cases/{case_id}/close", json={}, headers=auth(Role.DUTY_CHIEF))
     assert closed.status_code == 200, closed.text
+    assert (await reaches(runtime, case_id, CaseStatus.CLOSED)).rounds == 2
 
-    events = await own_events(runtime, 5)
-    assert [e.event_type for e in events] == [
+    events = await journal(runtime, case_id)
+    assert types_of(events) == [
         "check.requested",
         "check.failed",
         "check.requested",
         "check.passed",
         "case.closed",
     ]
-    assert events[1].payload.model_dump()["reason"] == "垃圾仍未清运"
+    assert events[2].event_id == derived_id(second.occurred_at, "verification", second.event_id, 0)
+    assert events[2].causation_id == second.event_id
     assert verify_chain(events) == []
-    detail = (await client.get(f"/cases/{case_id}", headers=operator)).json()
-    assert detail["status"] == "closed"
-    assert types_of(detail).count("case.reopened_for_rework") == 1
+    # The rework itself is dispatch's business; the redelivered feedback was applied once.
+    assert await applied(runtime, case_id) == [
+        "feedback.forwarded",
+        "check.requested",
+        "check.failed",
+        "feedback.forwarded",
+        "check.requested",
+        "check.passed",
+        "case.closed",
+    ]
 
 
 async def test_refusals_change_nothing(
     verification: Client, auth: Auth, upstream: Upstream
 ) -> None:
-    client, _ = verification
-    operator = auth(Role.ACCEPTANCE_OPERATOR)
+    client, runtime = verification
     chief = auth(Role.DUTY_CHIEF)
     supervisor = auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR)
-    case_id, _ = await to_feedback(upstream)
-    before = types_of(await reaches(client, case_id, operator, "checking"))
+    case_id = (await forward(upstream)).case_id
+    before = await reaches(runtime, case_id, CaseStatus.CHECKING)
 
     unchecked = await client.post(f"/cases/{case_id}/close", json={}, headers=chief)
     assert unchecked.status_code == 409
-    assert unchecked.json()["status"] == "checking"
-    stranger = auth(Role.FIELD_SUPERVISOR, id="sv-370212-01")
+    assert (unchecked.json()["status"], unchecked.json()["event_type"]) == (
+        "checking",
+        "case.closed",
+    )
+    stranger = auth(Role.FIELD_SUPERVISOR, id=OTHER_SUPERVISOR)
     not_theirs = await client.post(
         f"/cases/{case_id}/check", json={"passed": True}, headers=stranger
     )
     assert not_theirs.status_code == 403
-    assert SUPERVISOR in not_theirs.json()["detail"]
+    assert not_theirs.json()["detail"] == f"the check task went to supervisor {SUPERVISOR}"
     elsewhere = auth(Role.DUTY_CHIEF, site="370202")
-    assert (
-        await client.post(f"/cases/{case_id}/close", json={}, headers=elsewhere)
-    ).status_code == 403
+    away = await client.post(f"/cases/{case_id}/close", json={}, headers=elsewhere)
+    assert away.status_code == 403
     wrong_role = await client.post(f"/cases/{case_id}/check", json={"passed": True}, headers=chief)
     assert wrong_role.status_code == 403
+    assert "field_supervisor" in wrong_role.json()["detail"]
     assert (await client.post(f"/cases/{case_id}/check", json={"passed": True})).status_code == 401
-    unknown = await client.post(f"/cases/{new_id()}/close", json={}, headers=chief)
+    unknown_id = new_id()
+    unknown = await client.post(f"/cases/{unknown_id}/close", json={}, headers=chief)
     assert unknown.status_code == 404
+    assert unknown.json()["detail"] == f"verification holds no case {unknown_id}"
 
     for body, field in (
         ({"passed": "perhaps"}, "passed"),
@@ -340,16 +466,73 @@ async def test_refusals_change_nothing(
         malformed = await client.post(f"/cases/{case_id}/check", json=body, headers=supervisor)
         assert malformed.status_code == 422, body
         assert malformed.json()["detail"][0]["loc"] == ["body", field]
-    others = await client.get(f"/checks?supervisor_id={SUPERVISOR}", headers=stranger)
-    assert others.status_code == 403
-    assert (await client.get("/checks", headers=stranger)).json()["checks"] == []
-    assert (await client.get("/checks", headers=elsewhere)).status_code == 403
-    centre = (await client.get(f"/checks?supervisor_id={SUPERVISOR}", headers=chief)).json()
-    assert [t["case_id"] for t in centre["checks"]] == [str(case_id)]
 
-    detail = (await client.get(f"/cases/{case_id}", headers=operator)).json()
-    assert detail["status"] == "checking"
-    assert types_of(detail) == before
+    assert await record(runtime, case_id) == before
+    assert types_of(await journal(runtime, case_id)) == ["check.requested"]
+
+
+async def test_the_check_list_is_soonest_due_first_and_each_supervisor_sees_their_own(
+    verification: Client, auth: Auth, publish: Publish
+) -> None:
+    """核查任务 in order of their due time, whatever the order they came in."""
+    client, runtime = verification
+    supervisor = auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR)
+
+    def at(hour: int, minute: int) -> datetime:
+        return datetime.combine(WEDNESDAY, time(hour, minute), BEIJING)
+
+    late = await forward_at(publish, at(9, 30))  # due 10:30
+    soon = await forward_at(publish, at(9, 0))  # due 10:00
+    done = await forward_at(publish, at(8, 45))  # due 09:45
+    others = await forward_at(publish, at(8, 30), grid=OTHER_GRID)  # due 09:30, not theirs
+    for feedback in (late, soon, done, others):
+        await reaches(runtime, feedback.case_id, CaseStatus.CHECKING)
+    passed = await client.post(
+        f"/cases/{done.case_id}/check", json={"passed": True}, headers=supervisor
+    )
+    assert passed.status_code == 200, passed.text
+
+    def listed(found: dict[str, Any]) -> list[tuple[str, datetime]]:
+        return [(t["case_id"], datetime.fromisoformat(t["due_at"])) for t in found["checks"]]
+
+    def entry(feedback: FeedbackForwarded, hour: int, minute: int) -> tuple[str, datetime]:
+        return (str(feedback.case_id), at(hour, minute))
+
+    mine = await checks(client, supervisor)
+    assert mine["total"] == 3
+    assert listed(mine) == [entry(done, 9, 45), entry(soon, 10, 0), entry(late, 10, 30)]
+    assert listed(await checks(client, supervisor, pending="true")) == [
+        entry(soon, 10, 0),
+        entry(late, 10, 30),
+    ]
+    assert listed(await checks(client, supervisor, pending="false")) == [entry(done, 9, 45)]
+    page = await checks(client, supervisor, limit="1", offset="1")
+    assert (page["total"], listed(page)) == (3, [entry(soon, 10, 0)])
+    assert listed(await checks(client, supervisor, supervisor_id=SUPERVISOR)) == listed(mine)
+
+    # Another supervisor sees only theirs and may not ask for someone else's.
+    stranger = auth(Role.FIELD_SUPERVISOR, id=OTHER_SUPERVISOR)
+    assert listed(await checks(client, stranger)) == [entry(others, 9, 30)]
+    peek = await client.get("/checks", params={"supervisor_id": SUPERVISOR}, headers=stranger)
+    assert peek.status_code == 403
+    assert peek.json()["detail"] == "a supervisor sees only their own check tasks"
+
+    # The centre sees the site's, or one supervisor's; another site's centre sees none.
+    for role in (Role.ACCEPTANCE_OPERATOR, Role.DUTY_CHIEF, Role.DISPATCHER):
+        everything = await checks(client, auth(role))
+        assert listed(everything) == [
+            entry(others, 9, 30),
+            entry(done, 9, 45),
+            entry(soon, 10, 0),
+            entry(late, 10, 30),
+        ]
+    chief = auth(Role.DUTY_CHIEF)
+    one = await checks(client, chief, supervisor_id=OTHER_SUPERVISOR)
+    assert listed(one) == [entry(others, 9, 30)]
+    elsewhere = await client.get("/checks", headers=auth(Role.DUTY_CHIEF, site="370202"))
+    assert elsewhere.status_code == 403
+    department = auth(Role.DEPARTMENT, department_id=DEPARTMENT)
+    assert (await client.get("/checks", headers=department)).status_code == 403
 
 
 async def test_the_public_reporter_is_called_back_once_after_closing(
@@ -359,18 +542,24 @@ async def test_the_public_reporter_is_called_back_once_after_closing(
     operator = auth(Role.ACCEPTANCE_OPERATOR)
     supervisor = auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR)
     chief = auth(Role.DUTY_CHIEF)
-    public_case, _ = await to_feedback(upstream)
-    own_case, _ = await to_feedback(upstream, channel=ReportChannel.SUPERVISOR)
+    public_case = (await forward(upstream)).case_id
+    own_case = (await forward(upstream, channel=ReportChannel.SUPERVISOR)).case_id
     for case_id in (public_case, own_case):
-        await reaches(client, case_id, operator, "checking")
+        await reaches(runtime, case_id, CaseStatus.CHECKING)
 
     early = await client.post(
         f"/cases/{public_case}/satisfaction", json={"score": 4}, headers=operator
     )
     assert early.status_code == 409
-    assert early.json()["status"] == "checking"
+    assert (early.json()["status"], early.json()["event_type"]) == (
+        "checking",
+        "satisfaction.recorded",
+    )
     for case_id in (public_case, own_case):
-        await client.post(f"/cases/{case_id}/check", json={"passed": True}, headers=supervisor)
+        checked = await client.post(
+            f"/cases/{case_id}/check", json={"passed": True}, headers=supervisor
+        )
+        assert checked.status_code == 200, checked.text
         closed = await client.post(f"/cases/{case_id}/close", json={}, headers=chief)
         assert closed.status_code == 200, closed.text
 
@@ -389,81 +578,86 @@ async def test_the_public_reporter_is_called_back_once_after_closing(
         headers=operator,
     )
     assert recorded.status_code == 200, recorded.text
+    assert recorded.json()["event_type"] == "satisfaction.recorded"
+    satisfaction = (await journal(runtime, public_case))[-1]
     again = await client.post(
         f"/cases/{public_case}/satisfaction", json={"score": 1}, headers=operator
     )
     assert again.status_code == 409
+    assert again.json()["detail"] == (
+        f"the reporter's satisfaction was recorded at {satisfaction.occurred_at.isoformat()}"
+    )
     not_public = await client.post(
         f"/cases/{own_case}/satisfaction", json={"score": 5}, headers=operator
     )
     assert not_public.status_code == 409
-    assert "public" in not_public.json()["detail"]
+    assert not_public.json()["detail"] == (
+        "only a public reporter is called back (回访); this case came by supervisor"
+    )
 
-    detail = (await client.get(f"/cases/{public_case}", headers=operator)).json()
-    assert detail["status"] == "closed"
-    assert types_of(detail)[-1] == "satisfaction.recorded"
-    assert detail["timeline"][-1]["payload"] == {"score": 4, "remarks": "处理及时"}
-    own = (await client.get(f"/cases/{own_case}", headers=operator)).json()
-    assert types_of(own)[-1] == "case.closed"
-    events = [e for e in await own_events(runtime, 7) if e.case_id == public_case]
-    assert [e.event_type for e in events][-1] == "satisfaction.recorded"
+    called_back = await record(runtime, public_case)
+    assert called_back is not None
+    assert called_back.status is CaseStatus.CLOSED
+    assert called_back.satisfaction_recorded_at == satisfaction.occurred_at
+    events = await journal(runtime, public_case)
+    assert types_of(events)[-2:] == ["case.closed", "satisfaction.recorded"]
+    assert satisfaction.payload.model_dump() == {"score": 4, "remarks": "处理及时"}
     assert verify_chain(events) == []
+    assert types_of(await journal(runtime, own_case))[-1] == "case.closed"
 
 
 async def test_the_check_clock_warns_once_and_goes_red_once(
-    verification: Client, auth: Auth, upstream: Upstream
+    verification: Client, upstream: Upstream, publish: Publish
 ) -> None:
-    client, runtime = verification
-    operator = auth(Role.ACCEPTANCE_OPERATOR)
-    case_id, _ = await to_feedback(upstream)
-    await reaches(client, case_id, operator, "checking")
-    deadline = (await clock_row(runtime, case_id)).deadline
+    """The yellow and red signals take the moment each fell due, however late the scan."""
+    _, runtime = verification
+    current = await forward(upstream)
+    await reaches(runtime, current.case_id, CaseStatus.CHECKING)
+    # Feedback of a past Wednesday morning: due at 10:00, the warning at 80 % of the hour.
+    nine = datetime(2026, 11, 25, 9, 0, tzinfo=BEIJING)
+    late = await forward_at(publish, nine)
+    case_id = late.case_id
+    await reaches(runtime, case_id, CaseStatus.CHECKING)
 
-    async def move(**values: datetime) -> None:
-        async with runtime.engine.begin() as conn:
-            await conn.execute(
-                update(clocks)
-                .where(clocks.c.case_id == case_id, clocks.c.step == "check")
-                .values(**values)
-            )
+    async def signals() -> list[CaseEvent]:
+        return [e for e in await journal(runtime, case_id) if e.event_type.startswith("time_")]
 
-    async def signals() -> list[str]:
-        detail = (await client.get(f"/cases/{case_id}", headers=operator)).json()
-        return [t for t in types_of(detail) if t.startswith("time_limit.")]
-
-    await asyncio.sleep(1.0)  # several scans: nothing is due yet
-    assert await signals() == []
-    now = datetime.now(UTC)
-    await move(warn_at=now - timedelta(minutes=1))
-    await eventually(signals, lambda found: found == ["time_limit.warning"])
-    await move(deadline=now - timedelta(seconds=1))
-    await eventually(signals, lambda found: len(found) == 2)
-    await asyncio.sleep(1.0)  # several more scans find nothing twice
-    assert await signals() == ["time_limit.warning", "time_limit.overdue"]
-
-    clock = await clock_row(runtime, case_id)
-    assert (clock.warned, clock.overdue) == (True, True)
-    events = await own_events(runtime, 3)
-    assert [e.event_type for e in events] == [
-        "check.requested",
+    warning, overdue = await eventually(signals, lambda found: len(found) == 2)
+    ten = datetime(2026, 11, 25, 10, 0, tzinfo=BEIJING)
+    assert (warning.event_type, warning.occurred_at) == (
         "time_limit.warning",
-        "time_limit.overdue",
-    ]
-    assert {e.payload.model_dump()["step"] for e in events[1:]} == {"check"}
-    assert events[1].payload.model_dump()["deadline"] == deadline
-    assert verify_chain(events) == []
+        datetime(2026, 11, 25, 9, 48, tzinfo=BEIJING),
+    )
+    assert (overdue.event_type, overdue.occurred_at) == ("time_limit.overdue", ten)
+    for signal in (warning, overdue):
+        assert signal.payload.model_dump() == {"step": ClockStep.CHECK, "deadline": ten}
+        assert signal.actor.id == "system:verification-clock"
+    clock = await check_clock(runtime, case_id)
+    assert clock is not None
+    assert (clock.warned, clock.overdue, clock.stopped_at) == (True, True, None)
+
+    # A scan now finds nothing again: each signal was decided once.
+    assert await scan_clocks(runtime) == 0
+    assert await signals() == [warning, overdue]
     # Signals record lateness without moving the case.
-    detail = (await client.get(f"/cases/{case_id}", headers=operator)).json()
-    assert detail["status"] == "checking"
+    assert (await reaches(runtime, case_id, CaseStatus.CHECKING)).result is None
+    # The clock of the feedback forwarded just now is not due yet.
+    running = await check_clock(runtime, current.case_id)
+    assert running is not None
+    assert (running.warned, running.overdue) == (False, False)
+    assert types_of(await journal(runtime, current.case_id)) == ["check.requested"]
+
+    on_topic = [e for e in await published(runtime, 4) if e.case_id == case_id]
+    assert types_of(on_topic) == ["check.requested", "time_limit.warning", "time_limit.overdue"]
+    assert verify_chain(on_topic) == []
 
 
 async def test_a_repeated_check_with_the_same_key_is_a_no_op(
     verification: Client, auth: Auth, upstream: Upstream
 ) -> None:
-    client, _ = verification
-    operator = auth(Role.ACCEPTANCE_OPERATOR)
-    case_id, _ = await to_feedback(upstream)
-    await reaches(client, case_id, operator, "checking")
+    client, runtime = verification
+    case_id = (await forward(upstream)).case_id
+    await reaches(runtime, case_id, CaseStatus.CHECKING)
     headers = {**auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR), "Idempotency-Key": "phone-retry-1"}
     first = await client.post(f"/cases/{case_id}/check", json={"passed": True}, headers=headers)
     again = await client.post(f"/cases/{case_id}/check", json={"passed": True}, headers=headers)
@@ -474,35 +668,42 @@ async def test_a_repeated_check_with_the_same_key_is_a_no_op(
     )
     assert reused.status_code == 422
     assert reused.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
-    detail = (await client.get(f"/cases/{case_id}", headers=operator)).json()
-    assert types_of(detail).count("check.passed") == 1
-    assert detail["status"] == "check_passed"
+    assert types_of(await journal(runtime, case_id)) == ["check.requested", "check.passed"]
+    assert (await reaches(runtime, case_id, CaseStatus.CHECK_PASSED)).result is CheckResult.PASSED
 
 
 async def test_voiding_a_case_ends_its_pending_check(
     verification: Client, auth: Auth, upstream: Upstream
 ) -> None:
     client, runtime = verification
-    operator = auth(Role.ACCEPTANCE_OPERATOR)
     supervisor = auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR)
-    case_id, _ = await to_feedback(upstream)
-    await reaches(client, case_id, operator, "checking")
-    [requested] = await own_events(runtime, 1)
-    await upstream(Stage.CASEFILE).emit(
+    case_id = (await forward(upstream)).case_id
+    await reaches(runtime, case_id, CaseStatus.CHECKING)
+    [requested] = await journal(runtime, case_id)
+    voided = await upstream(Stage.CASEFILE).emit(
         CaseVoided,
         case_id=case_id,
         actor=Actor(id="chief-1", role=Role.DUTY_CHIEF, site="370212"),
         payload=CaseVoidedPayload(reason="重复立案", requested_by="op-1", approved_by="chief-1"),
         cause=requested,
     )
-    await reaches(client, case_id, operator, "voided")
+    ended = await reaches(runtime, case_id, CaseStatus.VOIDED)
+    assert (ended.result, ended.rounds) == (CheckResult.VOIDED, 1)
 
-    assert (await clock_row(runtime, case_id)).stopped_at is not None
-    assert (await client.get("/checks?pending=true", headers=supervisor)).json()["checks"] == []
-    ended = (await client.get("/checks", headers=supervisor)).json()["checks"]
-    assert [(t["case_id"], t["result"]) for t in ended] == [(str(case_id), "voided")]
+    clock = await check_clock(runtime, case_id)
+    assert clock is not None
+    assert clock.stopped_at == voided.occurred_at
+    assert (await checks(client, supervisor, pending="true"))["checks"] == []
+    listed = (await checks(client, supervisor))["checks"]
+    assert [(t["case_id"], t["result"], t["status"]) for t in listed] == [
+        (str(case_id), "voided", "voided")
+    ]
     late = await client.post(f"/cases/{case_id}/check", json={"passed": True}, headers=supervisor)
     assert late.status_code == 409
+    assert (late.json()["status"], late.json()["event_type"]) == ("voided", "check.passed")
+    closing = await client.post(f"/cases/{case_id}/close", json={}, headers=auth(Role.DUTY_CHIEF))
+    assert closing.status_code == 409
+    assert types_of(await journal(runtime, case_id)) == ["check.requested"]
 
 
 @pytest.mark.parametrize("site", ["370200"])
@@ -511,19 +712,25 @@ async def test_the_city_entrusts_the_check_to_the_grids_district_supervisor(
 ) -> None:
     client, runtime = verification
     city_chief = auth(Role.DUTY_CHIEF, site="370200")
-    case_id, _ = await to_feedback(upstream, site="370200")
-    await reaches(client, case_id, city_chief, "checking")
-    [requested] = await own_events(runtime, 1)
-    assert requested.payload.model_dump()["supervisor_id"] == SUPERVISOR
+    case_id = (await forward(upstream, site="370200")).case_id
+    task = await reaches(runtime, case_id, CaseStatus.CHECKING)
+    assert (task.site, task.supervisor_id) == ("370200", SUPERVISOR)
 
     district_supervisor = auth(Role.FIELD_SUPERVISOR, site="370212", id=SUPERVISOR)
-    tasks = (await client.get("/checks", headers=district_supervisor)).json()["checks"]
+    tasks = (await checks(client, district_supervisor))["checks"]
     assert [t["case_id"] for t in tasks] == [str(case_id)]
-    other_district = auth(Role.FIELD_SUPERVISOR, site="370212", id="sv-370212-01")
+    assert [t["case_id"] for t in (await checks(client, city_chief))["checks"]] == [str(case_id)]
+    other_district = auth(Role.FIELD_SUPERVISOR, site="370212", id=OTHER_SUPERVISOR)
     refused = await client.post(
         f"/cases/{case_id}/check", json={"passed": True}, headers=other_district
     )
     assert refused.status_code == 403
+    city_supervisor = auth(Role.FIELD_SUPERVISOR, site="370200", id="sv-370200-01")
+    not_theirs = await client.post(
+        f"/cases/{case_id}/check", json={"passed": True}, headers=city_supervisor
+    )
+    assert not_theirs.status_code == 403
+    assert not_theirs.json()["detail"] == f"the check task went to supervisor {SUPERVISOR}"
     passed = await client.post(
         f"/cases/{case_id}/check", json={"passed": True}, headers=district_supervisor
     )
@@ -534,6 +741,9 @@ async def test_the_city_entrusts_the_check_to_the_grids_district_supervisor(
     ).status_code == 403
     closed = await client.post(f"/cases/{case_id}/close", json={}, headers=city_chief)
     assert closed.status_code == 200, closed.text
-    detail = (await client.get(f"/cases/{case_id}", headers=city_chief)).json()
-    assert detail["status"] == "closed"
-    assert detail["timeline"][-2]["actor_site"] == "370212"
+    await reaches(runtime, case_id, CaseStatus.CLOSED)
+    events = await journal(runtime, case_id)
+    assert types_of(events) == ["check.requested", "check.passed", "case.closed"]
+    assert {e.site for e in events} == {"370200"}
+    assert (events[1].actor.id, events[1].actor.site) == (SUPERVISOR, "370212")
+    assert events[2].actor.site == "370200"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -20,6 +20,7 @@ from cityloop_shared.contract import (
     verify_chain,
 )
 from cityloop_shared.contract.examples import example_event
+from cityloop_shared.contract.ids import derived_id
 
 
 def test_ids_are_unique_and_time_ordered() -> None:
@@ -27,6 +28,20 @@ def test_ids_are_unique_and_time_ordered() -> None:
     assert len(set(ids)) == len(ids)
     assert [i.bytes[:6] for i in ids] == sorted(i.bytes[:6] for i in ids)
     assert {i.version for i in ids} == {7}
+
+
+def test_a_derived_id_is_the_same_for_the_same_seed_and_moment() -> None:
+    """What a reaction derives from its cause gets the same id when a replay derives it."""
+    at = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
+    first = derived_id(at, "dispatch", "cause", 0)
+    assert first == derived_id(at, "dispatch", "cause", 0)
+    assert first.version == 7
+    assert (
+        len({first, derived_id(at, "dispatch", "cause", 1), derived_id(at, "x", "cause", 0)}) == 3
+    )
+    later = derived_id(at + timedelta(milliseconds=1), "dispatch", "cause", 0)
+    assert first.bytes[:6] < later.bytes[:6]
+    assert int.from_bytes(first.bytes[:6]) == int(at.timestamp() * 1000)
 
 
 def test_case_numbers_of_two_sites_never_collide() -> None:

@@ -1,14 +1,11 @@
 """``cityloop-casefile``: migrate the casefile schema, then serve."""
 
-from pathlib import Path
-
-from cityloop_casefile.app import create_app
-from cityloop_shared.contract.topics import Stage
-from cityloop_shared.service.main import serve
+from cityloop_casefile.app import SERVICE
+from cityloop_shared.runtime.main import serve
 
 
 def main() -> None:
-    serve(Stage.CASEFILE, Path(__file__).parent / "migrations", create_app)
+    serve(SERVICE)
 
 
 if __name__ == "__main__":

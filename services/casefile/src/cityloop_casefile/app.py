@@ -1,21 +1,31 @@
-"""The casefile service (案卷建立) as one process: HTTP commands, case queries, Kafka consumer."""
+"""The casefile service (案卷建立) as one process: HTTP commands, the site's case queries,
+Kafka consumer, clock scan."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
-from cityloop_casefile.commands import router
-from cityloop_casefile.reactions import reactions
-from cityloop_shared.contract.topics import Stage
-from cityloop_shared.service.app import service_app
-from cityloop_shared.service.consumer import subscribe
-from cityloop_shared.service.runtime import ServiceRuntime
-from cityloop_shared.service.timers import scan_clocks
+from cityloop_casefile import decisions, queries
+from cityloop_casefile.api import router
+from cityloop_casefile.state import CaseFile, evolve
+from cityloop_casefile.store import cases, record_timeline
+from cityloop_casefile.topology import TOPOLOGY
+from cityloop_shared.runtime.app import service_app
+from cityloop_shared.runtime.definition import StageService
 from cityloop_shared.settings import ServiceSettings
+from cityloop_shared.stage.rules import StageRules
+
+RULES = StageRules(topology=TOPOLOGY, record=CaseFile, evolve=evolve, time=decisions.time)
+SERVICE = StageService(
+    rules=RULES,
+    table=cases,
+    migrations=Path(__file__).parent / "migrations",
+    routers=[queries.router, router],
+    project=record_timeline,
+)
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
-    runtime = ServiceRuntime(Stage.CASEFILE, settings)
-    subscribe(runtime, reactions(runtime))
-    runtime.every(settings.clock_scan_seconds, scan_clocks)
-    return service_app(runtime, [router])
+    return service_app(SERVICE, settings)

@@ -1,14 +1,11 @@
 """``cityloop-dispatch``: migrate the dispatch schema, then serve."""
 
-from pathlib import Path
-
-from cityloop_dispatch.app import create_app
-from cityloop_shared.contract.topics import Stage
-from cityloop_shared.service.main import serve
+from cityloop_dispatch.app import SERVICE
+from cityloop_shared.runtime.main import serve
 
 
 def main() -> None:
-    serve(Stage.DISPATCH, Path(__file__).parent / "migrations", create_app)
+    serve(SERVICE)
 
 
 if __name__ == "__main__":

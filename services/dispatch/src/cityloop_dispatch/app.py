@@ -1,21 +1,36 @@
-"""The dispatch service (任务派遣) as one process: HTTP commands, case queries, Kafka consumer."""
+"""The dispatch service (任务派遣) as one process: HTTP commands, work queue, Kafka consumer,
+clock scan."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
-from cityloop_dispatch.commands import router
-from cityloop_dispatch.reactions import reactions
-from cityloop_shared.contract.topics import Stage
-from cityloop_shared.service.app import service_app
-from cityloop_shared.service.consumer import subscribe
-from cityloop_shared.service.runtime import ServiceRuntime
-from cityloop_shared.service.timers import scan_clocks
+from cityloop_dispatch import decisions
+from cityloop_dispatch.api import router
+from cityloop_dispatch.state import DispatchCase, evolve
+from cityloop_dispatch.store import dispatch_cases
+from cityloop_dispatch.topology import TOPOLOGY
+from cityloop_shared.runtime.app import service_app
+from cityloop_shared.runtime.definition import StageService
 from cityloop_shared.settings import ServiceSettings
+from cityloop_shared.stage.rules import StageRules
+
+RULES = StageRules(
+    topology=TOPOLOGY,
+    record=DispatchCase,
+    evolve=evolve,
+    react=decisions.react,
+    time=decisions.time,
+)
+SERVICE = StageService(
+    rules=RULES,
+    table=dispatch_cases,
+    migrations=Path(__file__).parent / "migrations",
+    routers=[router],
+)
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
-    runtime = ServiceRuntime(Stage.DISPATCH, settings)
-    subscribe(runtime, reactions(runtime))
-    runtime.every(settings.clock_scan_seconds, scan_clocks)
-    return service_app(runtime, [router])
+    return service_app(SERVICE, settings)

@@ -1,34 +1,33 @@
-"""The intake service (信息采集) as one process: reports, Open311, case queries, Kafka consumer."""
+"""The intake service (信息采集) as one process: reports, Open311, Kafka consumer."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
-from cityloop_intake.commands import router
+from cityloop_intake.api import router
 from cityloop_intake.open311.router import open311_state
 from cityloop_intake.open311.router import router as open311_router
 from cityloop_intake.open311.settings import Open311Settings
-from cityloop_shared.contract.envelope import CaseEvent
-from cityloop_shared.contract.topics import Stage
-from cityloop_shared.service.app import service_app
-from cityloop_shared.service.consumer import subscribe
-from cityloop_shared.service.runtime import ServiceRuntime
+from cityloop_intake.state import Report, evolve
+from cityloop_intake.store import reports
+from cityloop_intake.topology import TOPOLOGY
+from cityloop_shared.runtime.app import service_app
+from cityloop_shared.runtime.definition import StageService
 from cityloop_shared.settings import ServiceSettings
-from cityloop_shared.store.ledger import Ledger
+from cityloop_shared.stage.rules import StageRules
 
-
-async def fold_only(ledger: Ledger, event: CaseEvent) -> None:
-    """Intake reacts to no other stage: as the first stage it starts no step after another.
-
-    It still consumes every topic of its site, because the kit folds each event into the
-    case projection before this runs: that is how intake knows whether a report's case is
-    open (for duplicates) and what became of a public request (for Open311).
-    """
+RULES = StageRules(topology=TOPOLOGY, record=Report, evolve=evolve)
+SERVICE = StageService(
+    rules=RULES,
+    table=reports,
+    migrations=Path(__file__).parent / "migrations",
+    routers=[router, open311_router],
+)
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
-    runtime = ServiceRuntime(Stage.INTAKE, settings)
-    subscribe(runtime, fold_only)
-    app = service_app(runtime, [router, open311_router])
-    app.state.open311 = open311_state(Open311Settings(), runtime.reference.calendar.zone)
+    app = service_app(SERVICE, settings)
+    app.state.open311 = open311_state(Open311Settings(), app.state.runtime.reference.calendar.zone)
     return app

@@ -76,6 +76,7 @@ class CaseEvent(BaseModel):
         cause: CaseEvent | None = None,
         causation_id: UUID | None = None,
         occurred_at: datetime | None = None,
+        event_id: UUID | None = None,
     ) -> Self:
         """A new event caused by ``cause`` (or by the event ``causation_id`` names).
 
@@ -86,7 +87,7 @@ class CaseEvent(BaseModel):
             causation_id = cause.event_id
             correlation_id = correlation_id or cause.correlation_id
         return cls(
-            event_id=new_id(),
+            event_id=event_id or new_id(),
             event_type=cls.model_fields["event_type"].default,
             case_id=case_id,
             site=site,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
@@ -15,6 +16,17 @@ from pydantic import StringConstraints
 def new_id() -> UUID:
     """A UUIDv7: unique across sites without coordination, and ordered by creation time."""
     return uuid_utils.uuid7()
+
+
+def derived_id(at: datetime, *seed: object) -> UUID:
+    """A UUIDv7 for ``at`` whose other bits come from ``seed``: the same seed and moment
+    give the same id, so an event a stage derives from another is the same event when a
+    replay derives it again."""
+    milliseconds = int(at.timestamp() * 1000) & (1 << 48) - 1
+    digest = int.from_bytes(hashlib.sha256("/".join(map(str, seed)).encode()).digest()[:10])
+    random_a = digest >> 68 & 0xFFF
+    random_b = digest & (1 << 62) - 1
+    return UUID(int=milliseconds << 80 | 0x7 << 76 | random_a << 64 | 0b10 << 62 | random_b)
 
 
 class CaseKind(StrEnum):

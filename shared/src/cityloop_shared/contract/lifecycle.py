@@ -81,11 +81,18 @@ _REGISTERED_AND_OPEN: frozenset[CaseStatus] = frozenset(
 )
 """Registered and not yet at an end: where voiding is possible."""
 
-_UNDER_SUPERVISION: frozenset[CaseStatus] = _REGISTERED_AND_OPEN - {
-    S.REGISTERED,
-    S.FORWARDED_TO_CITY,
-}
-"""Dispatched and not yet closed: the 督办 stage, where reminders and supervision apply."""
+_WITH_DEPARTMENT: frozenset[CaseStatus] = frozenset(
+    {
+        S.DISPATCHED,
+        S.RETURN_REQUESTED,
+        S.IN_DISPOSAL,
+        S.EXTENSION_REQUESTED,
+        S.SUSPENSION_REQUESTED,
+        S.SUSPENDED,
+    }
+)
+"""A department holds the case (督办 stage): reminders and supervision reach it. Once it
+has reported back, the case is with the supervision centre, and there is nobody to urge."""
 
 _OPEN: frozenset[CaseStatus] = frozenset(CaseStatus) - TERMINAL
 
@@ -129,8 +136,10 @@ _MOVES: dict[str, dict[CaseStatus | None, CaseStatus | _Resume]] = {
 _OBSERVATIONS: dict[str, frozenset[CaseStatus]] = {
     "time_limit.warning": _OPEN,
     "time_limit.overdue": _OPEN,
-    "reminder.sent": _UNDER_SUPERVISION,
-    "supervision.issued": _UNDER_SUPERVISION,
+    "reminder.sent": _WITH_DEPARTMENT,
+    "supervision.issued": _WITH_DEPARTMENT,
+    "void.requested": _REGISTERED_AND_OPEN,
+    "void.refused": _REGISTERED_AND_OPEN,
     "satisfaction.recorded": frozenset({S.CLOSED}),
 }
 """Events that record something about a case without moving it."""
@@ -196,3 +205,74 @@ def fold(event_types: Iterable[str], state: CaseState | None = None) -> CaseStat
     for event_type in event_types:
         state = apply(state, event_type)
     return state
+
+
+class LifecycleView:
+    """The one case state machine as a stage sees it that applies only some event types.
+
+    A stage does not see a case move by the events it does not follow: after the last event
+    it applied, the case may stand in any state those unseen moves reach from there (the
+    stage's *horizon*). An event the stage receives is legal when it is legal somewhere in
+    the horizon, for its emitter saw the case there. An event the stage decides is legal only
+    when it is legal everywhere in the horizon, so a stage never emits what the case may
+    already have moved past. A stage that applies every event type has a horizon of one
+    state: the strict machine above.
+    """
+
+    def __init__(self, applies: Iterable[str]) -> None:
+        self.applies = frozenset(applies)
+        self._unseen = [event_type for event_type in _MOVES if event_type not in self.applies]
+        self._horizons: dict[CaseState | None, tuple[CaseState | None, ...]] = {}
+
+    def horizon(self, state: CaseState | None) -> tuple[CaseState | None, ...]:
+        """Where the case may stand, nearest first, the stage's own view first of all."""
+        found = self._horizons.get(state)
+        if found is None:
+            found = self._horizons[state] = _reach(state, self._unseen)
+        return found
+
+    def receive(self, state: CaseState | None, event_type: str) -> CaseState:
+        """The state after an event another stage emitted, or :class:`IllegalTransition`."""
+        for candidate in self.horizon(state):
+            try:
+                return apply(candidate, event_type)
+            except IllegalTransition:
+                continue
+        raise IllegalTransition(state.status if state else None, event_type)
+
+    def decide(self, state: CaseState | None, event_type: str) -> CaseState:
+        """The state after an event this stage emits, or :class:`IllegalTransition` when the
+        case may stand where the event is not allowed."""
+        for candidate in self.horizon(state):
+            if not allowed(candidate, event_type):
+                raise IllegalTransition(state.status if state else None, event_type)
+        return apply(state, event_type)
+
+    def allows(self, state: CaseState | None, event_type: str) -> bool:
+        try:
+            self.decide(state, event_type)
+        except IllegalTransition:
+            return False
+        return True
+
+    def may_follow(self, state: CaseState | None, event_type: str) -> bool:
+        """Whether the event can still become legal for the case, by moves yet to come."""
+        return any(allowed(candidate, event_type) for candidate in _reach(state, list(_MOVES)))
+
+
+def _reach(start: CaseState | None, moves: list[str]) -> tuple[CaseState | None, ...]:
+    """Every state ``moves`` lead to from ``start``, breadth first."""
+    seen: list[CaseState | None] = [start]
+    for state in seen:
+        for event_type in moves:
+            try:
+                following = apply(state, event_type)
+            except IllegalTransition:
+                continue
+            if following not in seen:
+                seen.append(following)
+    return tuple(seen)
+
+
+STRICT = LifecycleView(EVENT_TYPES_IN_LIFECYCLE)
+"""The machine as a stage that applies every event type sees it."""

@@ -16,6 +16,8 @@ from .events.casefile import (
     CaseVoided,
     VerificationReported,
     VerificationRequested,
+    VoidRefused,
+    VoidRequested,
 )
 from .events.dispatch import (
     CaseDispatched,
@@ -56,6 +58,8 @@ AnyCaseEvent = Annotated[
         VerificationReported,
         CaseRegistered,
         CaseCancelled,
+        VoidRequested,
+        VoidRefused,
         CaseVoided,
         CaseForwardedToCity,
         CaseDispatched,

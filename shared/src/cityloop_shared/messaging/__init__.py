@@ -1,1 +1,1 @@
-"""Kafka plumbing: the broker every service builds, case-event publishing and subscribing."""
+"""Kafka plumbing: the broker every service builds, case topics and record headers."""

@@ -16,11 +16,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
-from cityloop_shared.contract.codec import encode
-from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.logging import get_logger
-from cityloop_shared.messaging.headers import event_headers
-from cityloop_shared.messaging.middleware import CaseLogContextMiddleware
 from cityloop_shared.settings import KafkaSettings
 
 CASE_EVENT_ACK_POLICY = AckPolicy.NACK_ON_ERROR
@@ -38,7 +34,6 @@ def build_broker(settings: KafkaSettings, **options: Any) -> KafkaBroker:
         acks="all",
         ack_policy=CASE_EVENT_ACK_POLICY,
         allow_auto_create_topics=False,
-        middlewares=(CaseLogContextMiddleware,),
         logger=get_logger("cityloop.kafka"),
         **options,
     )
@@ -70,13 +65,3 @@ def batch_options(settings: KafkaSettings) -> dict[str, Any]:
         "fetch_min_bytes": settings.batch_min_bytes,
         "fetch_max_wait_ms": settings.batch_wait_ms,
     }
-
-
-async def publish_event(broker: KafkaBroker, topic: str, event: CaseEvent) -> None:
-    """Publish one case event keyed by its case id, so a case keeps its order in a topic."""
-    await broker.publish(
-        encode(event),
-        topic,
-        key=str(event.case_id).encode(),
-        headers=event_headers(event),
-    )

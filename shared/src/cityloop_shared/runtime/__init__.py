@@ -1,11 +1,13 @@
-"""What every CityLoop service is made of: runtime, consumer, HTTP commands and queries.
+"""What runs a stage: its transactions, consumer, relay, clock scan, HTTP commands and app.
 
 Every service has the same inner shape, so knowing one means knowing all:
 
-- ``settings.py``: the service's settings object;
-- ``tables.py`` and ``migrations/``: its own tables, in its own schema;
-- ``reactions.py``: what it does when an event arrives from a topic;
-- ``commands.py``: the HTTP commands of its stage, each deciding events through a ledger;
-- ``app.py``: :func:`cityloop_shared.service.app.service_app` wiring the above together;
+- ``topology.py``: the event types the stage follows and emits;
+- ``state.py``: its case record and ``evolve``, plain functions;
+- ``decisions.py``: ``decide`` per command and ``react`` per followed event, plain functions;
+- ``store.py`` and ``migrations/``: the tables of its records and work queue, its own schema;
+- ``api.py``: its commands, each one line through :class:`~.commands.Commands`, and its work
+  queue;
+- ``app.py``: the :class:`~.definition.StageService` and ``create_app``;
 - ``__main__.py``: migrate, then serve.
 """

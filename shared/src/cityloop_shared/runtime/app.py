@@ -1,37 +1,45 @@
-"""One process per service: its HTTP API and its Kafka consumer share a lifespan."""
+"""One process per service: its HTTP API and its Kafka consumer share a lifespan, and every
+refusal is answered in one place."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, status
+from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from cityloop_shared.contract.lifecycle import IllegalTransition
-from cityloop_shared.service.auth import TokenSigner
-from cityloop_shared.service.queries import router as case_queries
-from cityloop_shared.service.runtime import ServiceRuntime
+from cityloop_shared.runtime.auth import TokenSigner
+from cityloop_shared.runtime.consumer import subscribe
+from cityloop_shared.runtime.definition import StageService
+from cityloop_shared.runtime.service import ServiceRuntime
+from cityloop_shared.runtime.timers import scan_clocks
+from cityloop_shared.settings import ServiceSettings
+from cityloop_shared.stage.decisions import Invalid, Refused
 
 
-def service_app(runtime: ServiceRuntime, routers: Iterable[APIRouter]) -> FastAPI:
+def service_app(service: StageService[Any], settings: ServiceSettings) -> FastAPI:
+    """The service's app: its routers, its consumer, its clock scan if it watches a step."""
+    runtime = ServiceRuntime(service, settings)
+    subscribe(runtime)
+    if service.rules.topology.clocks:
+        runtime.every(settings.clock_scan_seconds, scan_clocks)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with runtime.running():
             yield
 
-    app = FastAPI(
-        title=f"CityLoop {runtime.stage.value} ({runtime.site})",
-        lifespan=lifespan,
-    )
+    app = FastAPI(title=f"CityLoop {runtime.stage.value} ({runtime.site})", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.token_signer = TokenSigner(
-        runtime.settings.auth_secret.get_secret_value(),
-        runtime.settings.auth_token_max_age_seconds,
+        settings.auth_secret.get_secret_value(), settings.auth_token_max_age_seconds
     )
-    app.add_exception_handler(IllegalTransition, _conflict)  # type: ignore[arg-type]
-    app.include_router(case_queries)
-    for router in routers:
+    app.add_exception_handler(IllegalTransition, _illegal)  # type: ignore[arg-type]
+    app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
+    for router in service.routers:
         app.include_router(router)
 
     @app.get("/health", tags=["operations"])
@@ -41,7 +49,7 @@ def service_app(runtime: ServiceRuntime, routers: Iterable[APIRouter]) -> FastAP
     return app
 
 
-async def _conflict(_: Request, error: IllegalTransition) -> JSONResponse:
+async def _illegal(_: Request, error: IllegalTransition) -> JSONResponse:
     return JSONResponse(
         {
             "detail": str(error),
@@ -50,3 +58,11 @@ async def _conflict(_: Request, error: IllegalTransition) -> JSONResponse:
         },
         status_code=status.HTTP_409_CONFLICT,
     )
+
+
+async def _refused(_: Request, error: Refused) -> JSONResponse:
+    if isinstance(error, Invalid):
+        detail: Any = [{"loc": list(error.loc), "msg": error.detail, "type": error.kind}]
+    else:
+        detail = error.detail
+    return JSONResponse({"detail": detail}, status_code=error.status_code)

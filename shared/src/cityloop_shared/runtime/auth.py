@@ -9,6 +9,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
+from cityloop_shared.stage.decisions import Forbidden
 
 _SALT = "cityloop-actor"
 
@@ -58,16 +59,10 @@ def may_act_on(actor: Actor, case_site: str) -> bool:
 
 def require_site(actor: Actor, case_site: str) -> None:
     if not may_act_on(actor, case_site):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail=f"actor of site {actor.site} may not act on a case of site {case_site}",
-        )
+        raise Forbidden(f"actor of site {actor.site} may not act on a case of site {case_site}")
 
 
 def require_role(actor: Actor, *roles: Role) -> None:
     if actor.role not in roles:
         allowed = ", ".join(role.value for role in roles)
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail=f"role {actor.role.value} may not do this; allowed: {allowed}",
-        )
+        raise Forbidden(f"role {actor.role.value} may not do this; allowed: {allowed}")

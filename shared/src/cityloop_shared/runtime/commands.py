@@ -1,47 +1,48 @@
-"""Running an HTTP command: once per idempotency key, in one transaction, refused cleanly.
+"""HTTP commands: each one line in a stage's API, run once per idempotency key in one
+transaction, refused cleanly.
 
-A supervisor's phone on a bad network resends; with the same ``Idempotency-Key`` the
-repeat changes nothing and gets the first answer back.
+The route factory does what every command does: authenticate, check the actor's role and
+site, take the idempotency key, open the transaction, load the stage's record of the case,
+call the pure decision, record its events and keep the answer. A supervisor's phone on a
+bad network resends; with the same ``Idempotency-Key`` the repeat changes nothing and gets
+the first answer back.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from fastapi import Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import bindparam, insert, select
+from pydantic import BaseModel
 
-from cityloop_shared.contract.actors import Actor
-from cityloop_shared.contract.envelope import canonical_json
+from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.contract.envelope import CaseEvent, canonical_json
 from cityloop_shared.contract.lifecycle import IllegalTransition
-from cityloop_shared.service.auth import require_site
-from cityloop_shared.service.runtime import ServiceRuntime, retry_transient
-from cityloop_shared.store.ledger import CaseRow, Ledger
-from cityloop_shared.store.tables import idempotency_keys
+from cityloop_shared.ports.answers import Answer
+from cityloop_shared.runtime.auth import current_actor, require_role, require_site
+from cityloop_shared.runtime.service import ServiceRuntime
+from cityloop_shared.runtime.transaction import StageTransaction
+from cityloop_shared.stage.decisions import Context, Decision, Invalid, NotFound, Refused
+from cityloop_shared.stage.record import CaseRecord
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
 """The client's key for a command: the same key again returns the first answer."""
 
-_FIRST_ANSWER = select(idempotency_keys).where(
-    idempotency_keys.c.actor_id == bindparam("actor_id"), idempotency_keys.c.key == bindparam("key")
-)
-_REMEMBER_ANSWER = insert(idempotency_keys)
+R = TypeVar("R", bound=CaseRecord)
+C = TypeVar("C", bound=BaseModel)
 
-Decision = Callable[[Ledger], Awaitable[Any]]
+Work = Callable[[StageTransaction[Any]], Awaitable[Any]]
 """Decides a command inside the transaction; returns the JSON-able answer."""
-
-
-class Command(BaseModel):
-    """Base of every command body: an unknown field is refused with 422 naming it."""
-
-    model_config = ConfigDict(extra="forbid")
+Prepare = Callable[[StageTransaction[Any], Any, Any], Awaitable[Any]]
+"""Reads a decision needs beyond the record, in its transaction (a case number of the day)."""
+Decide = Callable[[Any, Any, Context], Decision]
 
 
 def service_runtime(request: Request) -> ServiceRuntime:
@@ -49,16 +50,151 @@ def service_runtime(request: Request) -> ServiceRuntime:
     return runtime
 
 
+def answer_of(events: list[CaseEvent], decision: Decision) -> dict[str, Any]:
+    first = events[0]
+    return {
+        "case_id": first.case_id,
+        "event_id": first.event_id,
+        "event_type": first.event_type,
+        **decision.answer,
+    }
+
+
+class Commands(Generic[R]):
+    """The commands of one stage's API, each declared in one line."""
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
+
+    def on_case(
+        self,
+        path: str,
+        body: type[C],
+        *,
+        roles: Collection[Role],
+        decide: Callable[[R, Any, Context], Decision],
+        prepare: Prepare | None = None,
+        summary: str | None = None,
+        any_site: bool = False,
+    ) -> None:
+        """``POST path`` (with ``{case_id}``): a command on a case the stage holds.
+
+        The actor must be of the case's site (or its city), unless ``any_site``: then the
+        decision says who may act (a task entrusted to a person of another site).
+        """
+
+        async def endpoint(
+            request: Request, case_id: UUID, body: Any, actor: Actor, key: str | None
+        ) -> JSONResponse:
+            require_role(actor, *roles)
+            runtime = service_runtime(request)
+
+            async def work(transaction: StageTransaction[Any]) -> dict[str, Any]:
+                # The command's moment is its transaction's: what it reads and what it decides
+                # are of one instant (a case number's day, a deadline's start).
+                now = transaction.now
+                record = await transaction.case(case_id)
+                if record is None:
+                    raise NotFound(f"{runtime.stage.value} holds no case {case_id}")
+                if not any_site:
+                    require_site(actor, record.site)
+                command = await prepare(transaction, record, body) if prepare else body
+                decision = decide(record, command, _context(runtime, actor, now))
+                events = await transaction.decide(record, decision.events, actor=actor, at=now)
+                return answer_of(events, decision)
+
+            return await run_command(runtime, actor, key, body, work)
+
+        self._route(path, body, endpoint, summary, with_case=True, status_code=status.HTTP_200_OK)
+
+    def opening(
+        self,
+        path: str,
+        body: type[C],
+        *,
+        roles: Callable[[Any], Collection[Role]],
+        decide: Callable[[None, Any, Context], Decision],
+        prepare: Prepare | None = None,
+        summary: str | None = None,
+    ) -> None:
+        """``POST path``: a command that opens a new case (a report)."""
+
+        async def endpoint(
+            request: Request, case_id: None, body: Any, actor: Actor, key: str | None
+        ) -> JSONResponse:
+            require_role(actor, *roles(body))
+            runtime = service_runtime(request)
+            require_site(actor, runtime.site)
+
+            async def work(transaction: StageTransaction[Any]) -> dict[str, Any]:
+                now = transaction.now
+                command = await prepare(transaction, None, body) if prepare else body
+                decision = decide(None, command, _context(runtime, actor, now))
+                events = await transaction.decide(None, decision.events, actor=actor, at=now)
+                return answer_of(events, decision)
+
+            return await run_command(
+                runtime, actor, key, body, work, status_code=status.HTTP_201_CREATED
+            )
+
+        self._route(
+            path, body, endpoint, summary, with_case=False, status_code=status.HTTP_201_CREATED
+        )
+
+    def _route(
+        self,
+        path: str,
+        body: type[BaseModel],
+        endpoint: Callable[..., Awaitable[JSONResponse]],
+        summary: str | None,
+        *,
+        with_case: bool,
+        status_code: int,
+    ) -> None:
+        async def route(**arguments: Any) -> JSONResponse:
+            return await endpoint(
+                arguments["request"],
+                arguments.get("case_id"),
+                arguments["body"],
+                arguments["actor"],
+                arguments["key"],
+            )
+
+        parameter = inspect.Parameter
+        parameters = [
+            parameter("request", parameter.KEYWORD_ONLY, annotation=Request),
+            *([parameter("case_id", parameter.KEYWORD_ONLY, annotation=UUID)] if with_case else []),
+            parameter("body", parameter.KEYWORD_ONLY, annotation=body),
+            parameter(
+                "actor", parameter.KEYWORD_ONLY, annotation=Annotated[Actor, Depends(current_actor)]
+            ),
+            parameter("key", parameter.KEYWORD_ONLY, annotation=IdempotencyKey, default=None),
+        ]
+        route.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        route.__name__ = path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
+        self.router.post(path, summary=summary, status_code=status_code, response_model=None)(route)
+
+
+def _context(runtime: ServiceRuntime, actor: Actor, now: datetime) -> Context:
+    return Context(
+        actor=actor,
+        now=now,
+        reference=runtime.reference,
+        site=runtime.site,
+        view=runtime.service.rules.topology.view,
+    )
+
+
 async def run_command(
     runtime: ServiceRuntime,
     actor: Actor,
     idempotency_key: str | None,
     request: Any,
-    decide: Decision,
+    work: Work,
     *,
     status_code: int = status.HTTP_200_OK,
 ) -> JSONResponse:
-    """Decide the command in one transaction; with an idempotency key, at most once.
+    """Run the command's work in one transaction; with an idempotency key, at most once.
 
     The first answer to a key is looked for only when it can matter: when the command is
     refused (the case moved on, perhaps by this very command) or its writes collide with
@@ -79,56 +215,37 @@ async def run_command(
         if attempts > 1 and (first := await first_answer()) is not None:
             return first
         try:
-            async with runtime.transaction() as ledger:
-                answer = jsonable_encoder(await decide(ledger))
+            async with runtime.transaction() as transaction:
+                answer = jsonable_encoder(await work(transaction))
                 if idempotency_key is not None:
-                    ledger.write_later(
-                        _REMEMBER_ANSWER,
-                        {
-                            "actor_id": actor.id,
-                            "key": idempotency_key,
-                            "fingerprint": fingerprint,
-                            "status_code": status_code,
-                            "response": answer,
-                            "created_at": datetime.now(UTC),
-                        },
+                    transaction.uow.answers.remember(
+                        actor.id,
+                        idempotency_key,
+                        Answer(fingerprint, status_code, answer),
+                        datetime.now(UTC),
                     )
-        except (HTTPException, IllegalTransition):
+        except (Refused, IllegalTransition):
             if (first := await first_answer()) is not None:
                 return first
             raise
         return JSONResponse(answer, status_code=status_code)
 
-    return await retry_transient(attempt)
+    return await runtime.retrying(attempt)
 
 
 async def _first_answer(
     runtime: ServiceRuntime, actor: Actor, key: str, fingerprint: str
 ) -> JSONResponse | None:
     """The answer first given to this actor's key; 422 if the key came with another request."""
-    async with runtime.engine.connect() as conn:
-        found = await conn.execute(_FIRST_ANSWER, {"actor_id": actor.id, "key": key})
-        row = found.mappings().first()
-    if row is None:
+    async with runtime.database.begin() as uow:
+        found = await uow.answers.recall(actor.id, key)
+    if found is None:
         return None
-    if row["fingerprint"] != fingerprint:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "loc": ["header", "Idempotency-Key"],
-                    "msg": "this key was used for a different request",
-                    "type": "idempotency_key_reused",
-                }
-            ],
+    if found.fingerprint != fingerprint:
+        raise Invalid(
+            ("Idempotency-Key",),
+            "this key was used for a different request",
+            "idempotency_key_reused",
+            where="header",
         )
-    return JSONResponse(row["response"], status_code=row["status_code"])
-
-
-async def load_case(ledger: Ledger, case_id: UUID, actor: Actor) -> CaseRow:
-    """The case, locked for this transaction; 404 when unknown, 403 when not the actor's."""
-    case = await ledger.case(case_id, for_update=True)
-    if case is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no case {case_id}")
-    require_site(actor, case.site)
-    return case
+    return JSONResponse(found.response, status_code=found.status_code)

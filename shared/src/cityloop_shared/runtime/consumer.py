@@ -1,34 +1,36 @@
-"""The one subscriber of a service: every case topic of its site, folded through its ledger.
+"""The one subscriber of a service: the topics of the stages whose events it follows.
 
+A record whose type header names a type the stage does not follow is dropped before it is
+decoded. A followed type read from a topic its emitter does not own, an unknown type, or a
+record that is not a valid event goes to the service's dead-letter topic with the reason.
 Records arrive in batches; a batch is applied in one database transaction and its offsets
 are committed after that transaction, so a crash replays the whole batch and the inbox
-turns what was already applied into no-ops. One commit per batch instead of per event is
-what lets a service keep up with a busy site.
+turns what was already applied into no-ops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from faststream.kafka import KafkaMessage
 
-from cityloop_shared.contract.codec import UndecodableEvent, decode, encode
+from cityloop_shared.contract.codec import UndecodableEvent, decode
 from cityloop_shared.contract.envelope import CaseEvent
-from cityloop_shared.contract.lifecycle import IllegalTransition
+from cityloop_shared.contract.registry import EVENT_TYPES
 from cityloop_shared.contract.topics import Stage, event_topic
+from cityloop_shared.contract.topology import Topology
 from cityloop_shared.logging import event_log_context, get_logger
+from cityloop_shared.messaging import headers
 from cityloop_shared.messaging.broker import batch_options, subscriber_options
-from cityloop_shared.service.runtime import DeadLetter, ServiceRuntime, retry_transient
-from cityloop_shared.store.ledger import Ledger, Outcome
+from cityloop_shared.runtime.service import ServiceRuntime
+from cityloop_shared.runtime.transaction import Outcome
 
 log = get_logger("cityloop.consumer")
 
-Reaction = Callable[[Ledger, CaseEvent], Awaitable[None]]
-"""What a service does, in the same transaction, when an event has been applied."""
-
-WORKFLOW_STAGES = (Stage.INTAKE, Stage.CASEFILE, Stage.DISPATCH, Stage.DISPOSAL, Stage.VERIFICATION)
+_TYPE_HEADER = headers.EVENT_TYPE
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,67 +38,91 @@ class Delivery:
     event: CaseEvent
     source: str
     """``topic/partition/offset``: where the record was read, for the inbox and dead letters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    body: bytes
     key: bytes | None
+    source: str
+    reason: str
 
 
-def case_topics(
-    site: str, namespace: str | None = None, stages: Iterable[Stage] = WORKFLOW_STAGES
-) -> list[str]:
-    return [event_topic(site, stage, namespace) for stage in stages]
+class Sorter:
+    """Tells, record by record, what a stage does with what it reads."""
+
+    def __init__(self, topology: Topology, site: str, namespace: str | None) -> None:
+        self.follows = topology.follows_types
+        self.stage_of_topic = {event_topic(site, stage, namespace): stage for stage in Stage}
+
+    def sort(
+        self, records: Sequence[Any], deliveries: list[Delivery], refusals: list[Refusal]
+    ) -> None:
+        for record in records:
+            source = f"{record.topic}/{record.partition}/{record.offset}"
+            event_type = _type_header(record)
+            if (
+                event_type is not None
+                and event_type in EVENT_TYPES
+                and event_type not in self.follows
+            ):
+                continue
+            try:
+                event = decode(record.value)
+            except UndecodableEvent as error:
+                refusals.append(Refusal(record.value, record.key, source, str(error)))
+                continue
+            if event.event_type not in self.follows:
+                continue
+            stage = self.stage_of_topic.get(record.topic)
+            if stage not in type(event).emitted_by:
+                emitters = ", ".join(sorted(s.value for s in type(event).emitted_by))
+                reason = (
+                    f"{event.event_type} may not arrive on {record.topic}: "
+                    f"only the topics of {emitters} carry it"
+                )
+                refusals.append(Refusal(record.value, record.key, source, reason))
+                continue
+            deliveries.append(Delivery(event, source))
 
 
-def subscribe(runtime: ServiceRuntime, react: Reaction) -> None:
-    """Consume the site's case topics in the service's own consumer group.
+def _type_header(record: Any) -> str | None:
+    for name, value in record.headers or ():
+        if name == _TYPE_HEADER:
+            return bytes(value).decode(errors="replace")
+    return None
 
-    Each service folds every workflow topic, its own included, so its projection is the
-    whole case; its own events come back as duplicates and change nothing.
-    """
-    topics = case_topics(runtime.site, runtime.namespace)
-    group = runtime.topic.removesuffix(".v1")
+
+def subscribe(runtime: ServiceRuntime) -> None:
+    """Consume, in the service's own consumer group, the topics of what it follows."""
+    topics = runtime.service.rules.topology.topics(runtime.site, runtime.namespace)
+    if not topics:
+        return
+    sorter = Sorter(runtime.service.rules.topology, runtime.site, runtime.namespace)
 
     @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
         *topics,
         **batch_options(runtime.settings.kafka),
-        **subscriber_options(group),
+        **subscriber_options(runtime.topic.removesuffix(".v1")),
     )
     async def on_case_events(message: KafkaMessage) -> None:
         deliveries: list[Delivery] = []
-        dead_letters: list[DeadLetter] = []
-        for record in message.raw_message:
-            source = f"{record.topic}/{record.partition}/{record.offset}"
-            try:
-                deliveries.append(Delivery(decode(record.value), source, record.key))
-            except UndecodableEvent as error:
-                dead_letters.append(DeadLetter(record.value, record.key, source, str(error)))
-        await retry_transient(lambda: _apply(runtime, react, deliveries, list(dead_letters)))
+        refusals: list[Refusal] = []
+        sorter.sort(message.raw_message, deliveries, refusals)
+        with structlog.contextvars.bound_contextvars(records=len(message.raw_message)):
+            for refusal in refusals:
+                await runtime.send_dead_letter(
+                    refusal.body, refusal.key, refusal.source, refusal.reason
+                )
+            if deliveries:
+                await runtime.retrying(lambda: _apply(runtime, deliveries))
 
 
-async def _apply(
-    runtime: ServiceRuntime,
-    react: Reaction,
-    deliveries: list[Delivery],
-    dead_letters: list[DeadLetter],
-) -> None:
-    async with runtime.transaction(dead_letters) as ledger:
-        await ledger.prefetch(
-            [delivery.event.event_id for delivery in deliveries],
-            {delivery.event.case_id for delivery in deliveries},
-            {d.event.causation_id for d in deliveries if d.event.causation_id is not None},
-        )
+async def _apply(runtime: ServiceRuntime, deliveries: list[Delivery]) -> None:
+    async with runtime.transaction() as transaction:
+        await transaction.prepare([delivery.event for delivery in deliveries])
         for delivery in deliveries:
             with structlog.contextvars.bound_contextvars(**event_log_context(delivery.event)):
-                received = await ledger.receive(delivery.event, delivery.source)
-                for applied in received.applied:
-                    try:
-                        await react(ledger, applied)
-                    except IllegalTransition as moved_on:
-                        # The case moved on (a parked event was released after it): the
-                        # reaction no longer applies, and nothing of it was written.
-                        log.warning("reaction.skipped", reason=str(moved_on))
-                for dead, error in received.dead:
-                    reason = f"illegal transition: {error}"
-                    dead_letters.append(
-                        DeadLetter(encode(dead), delivery.key, delivery.source, reason)
-                    )
-                if received.outcome is not Outcome.DUPLICATE:
-                    log.debug("case_event." + received.outcome.value, source=delivery.source)
+                outcome = await transaction.receive(delivery.event, delivery.source)
+                if outcome is not Outcome.DUPLICATE:
+                    log.debug("case_event." + outcome.value, source=delivery.source)

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
-from cityloop_shared.contract.topics import Stage
 from cityloop_shared.logging import configure_logging
-from cityloop_shared.service.migrations import upgrade
+from cityloop_shared.runtime.app import service_app
+from cityloop_shared.runtime.definition import StageService
+from cityloop_shared.runtime.migrations import upgrade
 from cityloop_shared.settings import ServiceSettings
 
 
-def serve(stage: Stage, migrations: Path, create_app: Callable[[ServiceSettings], FastAPI]) -> None:
+def serve(
+    service: StageService[Any], create_app: Callable[[ServiceSettings], FastAPI] | None = None
+) -> None:
+    """Migrate the service's schema, then serve its app (``create_app``'s, when the service
+    adds to the one :func:`service_app` makes)."""
     settings = ServiceSettings()
     configure_logging(settings.log_format, settings.log_level)
-    upgrade(settings.database, settings.database.schema_name or stage.value, migrations)
+    schema = settings.database.schema_name or service.rules.topology.stage.value
+    upgrade(settings.database, schema, service.migrations)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings) if create_app else service_app(service, settings),
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

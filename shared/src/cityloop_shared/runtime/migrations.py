@@ -1,7 +1,7 @@
 """Each service's schema is migrated by Alembic from the service's own ``migrations/`` folder.
 
 A service's ``migrations/env.py`` is one call to :func:`run_env`; its first revision creates
-the shared tables (:mod:`cityloop_shared.store.tables`) and its own.
+the shared tables (:mod:`cityloop_shared.adapters.sql.tables`) and its own.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, create_engine, make_url, text
 
 from cityloop_shared.settings import DatabaseSettings
 
@@ -19,7 +19,10 @@ def upgrade(
     settings: DatabaseSettings, schema: str, migrations: Path, revision: str = "head"
 ) -> None:
     """Bring ``schema`` to ``revision`` (the newest by default); safe to run at every start."""
-    engine = create_engine(settings.url)
+    url = make_url(settings.url)
+    if url.get_backend_name() == "sqlite":
+        url = url.set(drivername="sqlite")  # Alembic runs on the standard library's driver
+    engine = create_engine(url)
     is_sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.begin() as conn:

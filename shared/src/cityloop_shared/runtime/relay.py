@@ -11,13 +11,11 @@ import contextlib
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cityloop_shared.logging import get_logger
 from cityloop_shared.messaging import headers
+from cityloop_shared.ports.unit_of_work import Database
 from cityloop_shared.settings import KafkaSettings
-from cityloop_shared.store.tables import journal
 
 log = get_logger("cityloop.relay")
 
@@ -30,9 +28,9 @@ class OutboxRelay:
     """
 
     def __init__(
-        self, engine: AsyncEngine, *, batch_size: int = 500, idle_seconds: float = 0.5
+        self, database: Database, *, batch_size: int = 500, idle_seconds: float = 0.5
     ) -> None:
-        self._engine = engine
+        self._database = database
         self._producer: AIOKafkaProducer | None = None
         self._batch_size = batch_size
         self._idle_seconds = idle_seconds
@@ -79,45 +77,29 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished events; the number published."""
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        journal.c.position,
-                        journal.c.event_id,
-                        journal.c.case_id,
-                        journal.c.event_type,
-                        journal.c.topic,
-                        journal.c.body,
-                    )
-                    .where(journal.c.published_at.is_(None))
-                    .order_by(journal.c.position)
-                    .limit(self._batch_size)
-                )
-            ).all()
-        if not rows:
+        async with self._database.begin() as uow:
+            entries = await uow.recorder.unpublished(self._batch_size)
+        if not entries:
             return 0
         # Sends are queued in journal order; the idempotent producer keeps that order per
         # partition and never duplicates a record it retries.
         deliveries = [
             await self.producer.send(
-                row.topic,
-                row.body.encode(),
-                key=str(row.case_id).encode(),
+                entry.topic,
+                entry.body.encode(),
+                key=str(entry.case_id).encode(),
                 headers=[
-                    (headers.EVENT_TYPE, row.event_type.encode()),
-                    (headers.EVENT_ID, str(row.event_id).encode()),
-                    (headers.CASE_ID, str(row.case_id).encode()),
+                    (headers.EVENT_TYPE, entry.event_type.encode()),
+                    (headers.EVENT_ID, str(entry.event_id).encode()),
+                    (headers.CASE_ID, str(entry.case_id).encode()),
                 ],
             )
-            for row in rows
+            for entry in entries
         ]
         await asyncio.gather(*deliveries)
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(journal)
-                .where(journal.c.position.in_([row.position for row in rows]))
-                .values(published_at=datetime.now(UTC))
+        async with self._database.begin() as uow:
+            await uow.recorder.mark_published(
+                [entry.position for entry in entries], datetime.now(UTC)
             )
-        log.debug("relay.published", count=len(rows))
-        return len(rows)
+        log.debug("relay.published", count=len(entries))
+        return len(entries)

@@ -5,24 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cityloop_shared.adapters import open_database
+from cityloop_shared.contract.codec import encode
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
 from cityloop_shared.logging import get_logger
 from cityloop_shared.messaging import headers
 from cityloop_shared.messaging.broker import build_broker
 from cityloop_shared.messaging.topics import ensure_site_topics
+from cityloop_shared.ports.unit_of_work import Database
 from cityloop_shared.reference.bundle import ReferenceData
+from cityloop_shared.runtime.definition import StageService
+from cityloop_shared.runtime.relay import OutboxRelay
+from cityloop_shared.runtime.transaction import StageTransaction, stage_transaction
 from cityloop_shared.settings import ServiceSettings
-from cityloop_shared.store.clocks import Clocks
-from cityloop_shared.store.database import service_engine
-from cityloop_shared.store.ledger import Ledger
-from cityloop_shared.store.relay import OutboxRelay
 
 log = get_logger("cityloop.runtime")
 
@@ -30,28 +29,34 @@ Timer = Callable[["ServiceRuntime"], Awaitable[object]]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    body: bytes
-    key: bytes | None
-    source: str
-    reason: str
+async def retrying(work: Callable[[], Awaitable[T]], database: Database, attempts: int = 5) -> T:
+    """Run ``work`` again when a concurrent writer took the same case sequence or tracking id,
+    or when the database dropped the connection it ran on (its transaction rolled back)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await work()
+        except Exception as error:
+            if attempt == attempts or not database.is_transient(error):
+                raise
+            await asyncio.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")
 
 
 class ServiceRuntime:
     """Owns the connections of one service process and the transactions its work runs in."""
 
-    def __init__(self, stage: Stage, settings: ServiceSettings) -> None:
-        self.stage = stage
+    def __init__(self, service: StageService[Any], settings: ServiceSettings) -> None:
+        self.service = service
+        self.stage: Stage = service.rules.topology.stage
         self.settings = settings
         self.site = settings.site
         self.namespace = settings.topic_namespace
-        self.topic = event_topic(settings.site, stage, self.namespace)
-        self.dead_letter_topic = dead_letter_topic(settings.site, stage, self.namespace)
-        self.schema = settings.database.schema_name or stage.value
-        self.engine: AsyncEngine = service_engine(settings.database, self.schema)
+        self.topic = event_topic(settings.site, self.stage, self.namespace)
+        self.dead_letter_topic = dead_letter_topic(settings.site, self.stage, self.namespace)
+        self.schema = settings.database.schema_name or self.stage.value
+        self.database = open_database(settings.database, self.schema)
         self.broker: KafkaBroker = build_broker(settings.kafka)
-        self.relay = OutboxRelay(self.engine)
+        self.relay = OutboxRelay(self.database)
         self.reference = (
             ReferenceData.load(settings.reference_dir)
             if settings.reference_dir
@@ -60,42 +65,44 @@ class ServiceRuntime:
         self._timers: list[tuple[float, Timer]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
-    def clocks(self, ledger: Ledger) -> Clocks:
-        calendar = self.reference.calendar
-        return Clocks(ledger, calendar.add_working_time, calendar.working_time_between)
-
     def every(self, seconds: float, timer: Timer) -> None:
         """Run ``timer`` periodically; it must be safe to repeat (timers are state in the DB)."""
         self._timers.append((seconds, timer))
 
     @contextlib.asynccontextmanager
-    async def transaction(
-        self, dead_letters: list[DeadLetter] | None = None
-    ) -> AsyncIterator[Ledger]:
-        """A ledger on one database transaction; journaled events are relayed after commit.
+    async def transaction(self) -> AsyncIterator[StageTransaction[Any]]:
+        """A stage transaction; what it journals is relayed after it commits.
 
-        Dead letters collected during the transaction are published before it commits, so
-        a crash in between redelivers the record rather than losing its dead letter.
+        Events it found dead are published to the dead-letter topic before it commits, so a
+        crash in between reads the records again rather than losing their dead letters.
         """
-        async with self.engine.begin() as conn:
-            ledger = Ledger(conn, self.topic, self.site)
-            yield ledger
-            await ledger.settle()
-            await ledger.flush()
-            for letter in dead_letters or ():
-                await self.send_dead_letter(letter)
-        if ledger.emitted:
+        async with stage_transaction(
+            self.database, self.service, site=self.site, topic=self.topic, reference=self.reference
+        ) as transaction:
+            yield transaction
+            transaction.settle()
+            await transaction.uow.flush()
+            for dead in transaction.dead:
+                await self.send_dead_letter(
+                    encode(dead.event), str(dead.event.case_id).encode(), dead.source, dead.reason
+                )
+        if transaction.emitted:
             self.relay.wake()
 
-    async def send_dead_letter(self, letter: DeadLetter) -> None:
-        log.warning("dead_letter", source=letter.source, reason=letter.reason)
+    async def retrying(self, work: Callable[[], Awaitable[T]]) -> T:
+        return await retrying(work, self.database)
+
+    async def send_dead_letter(
+        self, body: bytes, key: bytes | None, source: str, reason: str
+    ) -> None:
+        log.warning("dead_letter", source=source, reason=reason)
         await self.relay.producer.send_and_wait(
             self.dead_letter_topic,
-            letter.body,
-            key=letter.key,
+            body,
+            key=key,
             headers=[
-                (headers.DEAD_LETTER_REASON, letter.reason[:4000].encode()),
-                (headers.DEAD_LETTER_SOURCE, letter.source.encode()),
+                (headers.DEAD_LETTER_REASON, reason[:4000].encode()),
+                (headers.DEAD_LETTER_SOURCE, source.encode()),
             ],
         )
 
@@ -119,7 +126,7 @@ class ServiceRuntime:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
             await self.relay.stop()
-            await self.engine.dispose()
+            await self.database.dispose()
 
     async def _repeat(self, seconds: float, timer: Timer) -> None:
         while True:
@@ -128,17 +135,3 @@ class ServiceRuntime:
             except Exception:
                 log.exception("timer.failed", timer=getattr(timer, "__name__", repr(timer)))
             await asyncio.sleep(seconds)
-
-
-async def retry_transient(work: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
-    """Run ``work`` again when a concurrent writer took the same case sequence or inbox id,
-    or when the database dropped the connection it ran on (its transaction rolled back)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await work()
-        except DBAPIError as error:
-            transient = isinstance(error, IntegrityError) or error.connection_invalidated
-            if not transient or attempt == attempts:
-                raise
-            await asyncio.sleep(0.01 * attempt)
-    raise AssertionError("unreachable")

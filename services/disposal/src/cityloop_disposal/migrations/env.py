@@ -1,3 +1,3 @@
-from cityloop_shared.service.migrations import run_env
+from cityloop_shared.runtime.migrations import run_env
 
 run_env()

@@ -136,7 +136,7 @@ def service(categories: CategoryDictionary, category: Category) -> dict[str, Any
 
 
 def service_request(reference: ReferenceData, row: Mapping[str, Any]) -> dict[str, Any]:
-    """One entry of GET requests from a row of ``queries.REQUESTS``."""
+    """One entry of GET requests from a row of intake's ``reports``."""
     status = CaseStatus(row["status"])
     category = _current_category(reference.categories, row)
     department = reference.departments.get(row["department_id"] or "")
@@ -155,7 +155,7 @@ def service_request(reference: ReferenceData, row: Mapping[str, Any]) -> dict[st
         "agency_responsible": department.name if department else None,
         "service_notice": None,
         "requested_datetime": w3c(row["reported_at"], zone),
-        "updated_datetime": w3c(row["updated_at"] or row["reported_at"], zone),
+        "updated_datetime": w3c(row["last_occurred_at"], zone),
         "expected_datetime": w3c(row["deadline"], zone) if row["deadline"] else None,
         "address": row["address"] or (grid.name if grid else None),
         "lat": row["lat"],
@@ -169,9 +169,9 @@ def _current_category(categories: CategoryDictionary, row: Mapping[str, Any]) ->
     code = row["category_code"]
     if code is None:
         return None
-    reported = row["reported_category_code"] == code and row["category_kind"]
+    kind = CaseKind(row["category_kind"]) if row["category_kind"] else None
     try:
-        return categories.get(code, CaseKind(row["category_kind"]) if reported else None)
+        return categories.get(code, kind)
     except ValueError:
         return None
 

@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from cityloop_intake.filing import Refusal, event_category, file_report, locate
+from cityloop_intake.filing import event_category, locate
 from cityloop_intake.open311.formats import Format, Open311Error, error_response, respond
 from cityloop_intake.open311.models import (
     RequestsQuery,
@@ -32,10 +32,15 @@ from cityloop_intake.open311.models import (
     service_request,
     w3c,
 )
-from cityloop_intake.open311.queries import request_of_token, requests_by_id, requests_matching
 from cityloop_intake.open311.settings import Open311Settings
+from cityloop_intake.store import (
+    possible_duplicates,
+    request_of_token,
+    requests_by_id,
+    requests_matching,
+)
 from cityloop_shared.contract.actors import Actor, Role
-from cityloop_shared.contract.events.intake import CaseReportedPayload
+from cityloop_shared.contract.events.intake import CaseReported, CaseReportedPayload
 from cityloop_shared.contract.values import (
     Attachment,
     ClockStep,
@@ -46,9 +51,10 @@ from cityloop_shared.contract.values import (
     TimeUnit,
 )
 from cityloop_shared.reference.categories import Category
-from cityloop_shared.service.commands import IdempotencyKey, run_command, service_runtime
-from cityloop_shared.service.runtime import ServiceRuntime
-from cityloop_shared.store.ledger import Ledger
+from cityloop_shared.runtime.commands import IdempotencyKey, run_command, service_runtime
+from cityloop_shared.runtime.service import ServiceRuntime
+from cityloop_shared.runtime.transaction import StageTransaction
+from cityloop_shared.stage.decisions import Draft, Invalid, Refused
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MAX_SPAN = timedelta(days=90)
@@ -85,6 +91,9 @@ class Open311Route(APIRoute):
             except HTTPException as error:
                 code = error.status_code if error.status_code in (403, 404) else 400
                 return error_response(fmt, Open311Error(code, _detail(error.detail)))
+            except Refused as refusal:
+                code = refusal.status_code if refusal.status_code in (403, 404) else 400
+                return error_response(fmt, Open311Error(code, refusal.detail))
 
         return answer
 
@@ -159,10 +168,13 @@ async def post_service_request(
     location = _location(runtime, form)
     actor = Actor(id=f"open311:{owner}", role=Role.PUBLIC, site=runtime.site)
 
-    async def decide(ledger: Ledger) -> list[dict[str, Any]]:
+    async def work(transaction: StageTransaction[Any]) -> list[dict[str, Any]]:
         token = secrets.token_hex(16)
-        event = await file_report(
-            runtime, ledger, actor, _payload(form, category, location, token), token=token
+        payload = _payload(form, category, location, token)
+        duplicates = await possible_duplicates(transaction.uow, payload, transaction.now)
+        payload = payload.model_copy(update={"possible_duplicates": duplicates})
+        (event,) = await transaction.decide(
+            None, [Draft(CaseReported, payload)], actor=actor, at=transaction.now
         )
         # The id is known at once (type realtime); the token comes too, for clients that
         # keep only tokens.
@@ -170,12 +182,12 @@ async def post_service_request(
             {
                 "service_request_id": str(event.case_id),
                 "token": token,
-                "service_notice": _notice(runtime, category, event.payload.possible_duplicates),
+                "service_notice": _notice(runtime, category, duplicates),
             }
         ]
 
     answered = await run_command(
-        runtime, actor, key, form, decide, status_code=status.HTTP_201_CREATED
+        runtime, actor, key, form, work, status_code=status.HTTP_201_CREATED
     )
     return respond(fmt, "service_requests", json.loads(bytes(answered.body)), answered.status_code)
 
@@ -186,8 +198,8 @@ async def service_request_of_token(
 ) -> Response:
     """The service request a token was given with."""
     _check_jurisdiction(request, jurisdiction_id)
-    async with service_runtime(request).engine.connect() as conn:
-        case_id = await request_of_token(conn, token)
+    async with service_runtime(request).database.reading() as reader:
+        case_id = await request_of_token(reader, token)
     if case_id is None:
         raise Open311Error(status.HTTP_404_NOT_FOUND, f"token {token} not found")
     return respond(fmt, "service_requests", [{"service_request_id": str(case_id), "token": token}])
@@ -203,13 +215,13 @@ async def service_requests(fmt: Format, request: Request) -> Response:
             arguments[name] = f"{arguments[name]},{value}" if name in arguments else value
     query = RequestsQuery.model_validate(arguments)
     _check_jurisdiction(request, query.jurisdiction_id)
-    async with runtime.engine.connect() as conn:
+    async with runtime.database.reading() as reader:
         if query.service_request_id:
-            rows = await requests_by_id(conn, query.service_request_id)
+            rows = await requests_by_id(reader, query.service_request_id)
         else:
             start, end = _date_range(query)
             rows = await requests_matching(
-                conn,
+                reader,
                 category_codes=[code.rpartition("-")[2] for code in query.service_code],
                 start=start,
                 end=end,
@@ -233,8 +245,8 @@ async def service_request_detail(
         case_id = None
     rows = []
     if case_id is not None:
-        async with runtime.engine.connect() as conn:
-            rows = list(await requests_by_id(conn, [case_id]))
+        async with runtime.database.reading() as reader:
+            rows = list(await requests_by_id(reader, [case_id]))
     if not rows:
         raise Open311Error(
             status.HTTP_404_NOT_FOUND, f"service_request_id {service_request_id} not found"
@@ -296,16 +308,17 @@ def _location(runtime: ServiceRuntime, form: ServiceRequestForm) -> Location:
         )
     try:
         return locate(
-            runtime,
+            runtime.reference,
+            runtime.site,
             point=GeoPoint(lon=form.long, lat=form.lat),
             grid_code=None,
             address=form.address_string,
             point_field=("lat", "long"),
             grid_field=("lat", "long"),
         )
-    except Refusal as refusal:
+    except Invalid as refusal:
         raise Open311Error(
-            status.HTTP_400_BAD_REQUEST, f"{', '.join(refusal.field)}: {refusal.message}"
+            status.HTTP_400_BAD_REQUEST, f"{', '.join(refusal.loc[1:])}: {refusal.detail}"
         ) from None
 
 

@@ -1,9 +1,12 @@
 """The shared tables' schema revisions, which every service's migrations call.
 
-Each function is frozen once released: a later change to :mod:`cityloop_shared.store.tables`
+Each function is frozen once released: a later change to :mod:`cityloop_shared.adapters.sql.tables`
 comes as a new function, called by a new revision in every service. Deriving a revision
 from the live table definitions instead would change what an old revision creates.
 """
+
+import json
+import uuid
 
 import sqlalchemy as sa
 from alembic import op
@@ -148,3 +151,103 @@ def add_chain_heads_to_cases() -> None:
             chain_hash=last.with_only_columns(journal.c.event_hash).scalar_subquery(),
         )
     )
+
+
+def track_in_order_and_park_by_case() -> None:
+    """The third revision: the inbox becomes ``tracking``, numbered in the order events were
+    applied (the stage's history, for replays); a parked event waits for its case to move
+    rather than for one cause, so it keeps its case id."""
+    op.create_table(
+        "tracking",
+        sa.Column(
+            "position",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=300), nullable=False),
+        sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("position"),
+        sa.UniqueConstraint("event_id"),
+    )
+    inbox = sa.table(
+        "inbox",
+        sa.column("event_id"),
+        sa.column("case_id"),
+        sa.column("event_type"),
+        sa.column("source"),
+        sa.column("processed_at"),
+    )
+    tracking = sa.table(
+        "tracking",
+        sa.column("event_id"),
+        sa.column("case_id"),
+        sa.column("event_type"),
+        sa.column("source"),
+        sa.column("applied_at"),
+    )
+    op.execute(
+        tracking.insert().from_select(
+            ["event_id", "case_id", "event_type", "source", "applied_at"],
+            sa.select(
+                inbox.c.event_id,
+                inbox.c.case_id,
+                inbox.c.event_type,
+                inbox.c.source,
+                inbox.c.processed_at,
+            ).order_by(inbox.c.processed_at, inbox.c.event_id),
+        )
+    )
+    op.drop_table("inbox")
+
+    parked = sa.table(
+        "parked",
+        sa.column("event_id", sa.Uuid()),
+        sa.column("body"),
+        sa.column("case_id", sa.Uuid()),
+    )
+    with op.batch_alter_table("parked") as batch:
+        batch.add_column(sa.Column("case_id", sa.Uuid(), nullable=True))
+    connection = op.get_bind()
+    for event_id, body in connection.execute(sa.select(parked.c.event_id, parked.c.body)).all():
+        case_id = uuid.UUID(json.loads(body)["case_id"])
+        connection.execute(
+            parked.update().where(parked.c.event_id == event_id).values(case_id=case_id)
+        )
+    with op.batch_alter_table("parked") as batch:
+        batch.drop_index("ix_parked_awaiting_event_id")
+        batch.drop_column("awaiting_event_id")
+        batch.alter_column("case_id", existing_type=sa.Uuid(), nullable=False)
+        batch.create_index("ix_parked_case_id", ["case_id"], unique=False)
+
+
+def drop_case_projection() -> None:
+    """A stage other than casefile keeps its own records, not the site's whole case file."""
+    op.drop_table("timeline")
+    op.drop_table("cases")
+
+
+def add_last_occurred_at(table: str) -> None:
+    """A stage's records keep the latest moment of the events they applied (late events are
+    told by it); a record carried over takes its case's last change in the old projection."""
+    with op.batch_alter_table(table) as batch:
+        batch.add_column(sa.Column("last_occurred_at", sa.DateTime(timezone=True), nullable=True))
+    own = sa.table(
+        table, sa.column("case_id"), sa.column("last_occurred_at"), sa.column("updated_at")
+    )
+    if table == "cases":
+        # The projection's own rows: their last change is on them.
+        op.execute(own.update().values(last_occurred_at=own.c.updated_at))
+    else:
+        cases = sa.table("cases", sa.column("case_id"), sa.column("updated_at"))
+        last_change = (
+            sa.select(cases.c.updated_at).where(cases.c.case_id == own.c.case_id).scalar_subquery()
+        )
+        op.execute(own.update().values(last_occurred_at=last_change))
+    with op.batch_alter_table(table) as batch:
+        batch.alter_column(
+            "last_occurred_at", existing_type=sa.DateTime(timezone=True), nullable=False
+        )

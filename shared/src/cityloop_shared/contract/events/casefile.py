@@ -16,6 +16,7 @@ from cityloop_shared.contract.values import (
     Category,
     GridCode,
     Reason,
+    ReportChannel,
     TimeLimit,
     Urgency,
 )
@@ -24,6 +25,10 @@ from cityloop_shared.contract.values import (
 class CaseAcceptedPayload(Payload):
     needs_verification: bool = Field(
         description="Public reports are verified on site; supervisor and video reports are not"
+    )
+    urgency: Urgency = Field(
+        default=Urgency.ORDINARY,
+        description="As the acceptance operator judges it: sets the registration time limit",
     )
 
 
@@ -69,6 +74,9 @@ class CaseRegisteredPayload(Payload):
     level: CaseLevel
     urgency: Urgency = Urgency.ORDINARY
     time_limit: TimeLimit = Field(description="The disposal time limit (处置时限)")
+    channel: ReportChannel | None = Field(
+        default=None, description="How the problem was reported (null in events before v1.1)"
+    )
 
 
 class CaseRegistered(CaseEvent):
@@ -89,6 +97,26 @@ class CaseCancelled(CaseEvent):
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
     event_type: Literal["case.cancelled"] = "case.cancelled"
     payload: ReasonPayload
+
+
+class VoidRequested(CaseEvent):
+    """作废申请: a centre role asks the duty chief to void a registered case."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
+    event_type: Literal["void.requested"] = "void.requested"
+    payload: ReasonPayload
+
+
+class VoidRefusedPayload(Payload):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class VoidRefused(CaseEvent):
+    """作废 refused by the duty chief: the case goes on."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
+    event_type: Literal["void.refused"] = "void.refused"
+    payload: VoidRefusedPayload
 
 
 class CaseVoidedPayload(Payload):

@@ -7,13 +7,31 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, Field
 
 from cityloop_shared.contract.envelope import CaseEvent, Payload
+from cityloop_shared.contract.ids import CaseNumber
 from cityloop_shared.contract.topics import Stage
-from cityloop_shared.contract.values import DepartmentId, Reason, Text
+from cityloop_shared.contract.values import (
+    Category,
+    DepartmentId,
+    GridCode,
+    Reason,
+    ReportChannel,
+    Text,
+)
 
 from .casefile import ReasonPayload
 
 
-class CaseDispatchedPayload(Payload):
+class CaseFacts(Payload):
+    """What a stage further on needs to know of the case, carried so it need not follow the
+    events that set it (all null in events written before these fields existed)."""
+
+    case_number: CaseNumber | None = None
+    category: Category | None = None
+    grid_code: GridCode | None = None
+    channel: ReportChannel | None = None
+
+
+class CaseDispatchedPayload(CaseFacts):
     department_id: DepartmentId
     suggested_department_id: DepartmentId | None = Field(
         default=None, description="What the responsibility matrix suggested"
@@ -104,8 +122,11 @@ class SuspensionResumed(CaseEvent):
     payload: SuspensionResumedPayload
 
 
-class FeedbackForwardedPayload(Payload):
+class FeedbackForwardedPayload(CaseFacts):
     remarks: str | None = Field(default=None, max_length=2000)
+    department_id: DepartmentId | None = Field(
+        default=None, description="The department that reported the problem handled"
+    )
 
 
 class FeedbackForwarded(CaseEvent):

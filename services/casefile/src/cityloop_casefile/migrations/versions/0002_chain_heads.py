@@ -1,6 +1,6 @@
 """Case rows keep the head of casefile's own chain of each case's events."""
 
-from cityloop_shared.store.schema import add_chain_heads_to_cases
+from cityloop_shared.adapters.sql.revisions import add_chain_heads_to_cases
 
 revision = "0002"
 down_revision = "0001"

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from cityloop_shared.store.schema import create_shared_tables
+from cityloop_shared.adapters.sql.revisions import create_shared_tables
 
 revision = "0001"
 down_revision = None

@@ -1,0 +1,28 @@
+"""``cityloop-topology``: write the site's topology table (``docs/topology.md``) from what each
+workflow service declares in its ``topology.py``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+from cityloop_deploy.fleet import WORKFLOW_STAGES
+from cityloop_deploy.paths import find_repo_root
+from cityloop_shared.contract.topology import Topology, topology_table
+
+
+def declared() -> list[Topology]:
+    """Each workflow service's declaration, in workflow order."""
+    return [
+        importlib.import_module(f"cityloop_{stage}.topology").TOPOLOGY for stage in WORKFLOW_STAGES
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("output", nargs="?", type=Path, help="default: docs/topology.md")
+    args = parser.parse_args()
+    output: Path = args.output or find_repo_root() / "docs" / "topology.md"
+    output.write_text(topology_table(declared()), encoding="utf-8")
+    print(output)

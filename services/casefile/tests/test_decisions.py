@@ -1,0 +1,810 @@
+"""Case building's pure rules, without a database or a broker: what each command decides or
+refuses, how every event changes the case file, and which clocks the events move."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cityloop_casefile.app import RULES
+from cityloop_casefile.decisions import (
+    Accept,
+    Register,
+    Registration,
+    ReportVerification,
+    RequestVerification,
+    VoidDecision,
+    WithReason,
+    accept,
+    cancel,
+    decide_voiding,
+    forward_to_city,
+    register,
+    report_verification,
+    request_verification,
+    request_voiding,
+    time,
+)
+from cityloop_casefile.state import CaseFile, evolve
+from cityloop_casefile.topology import TOPOLOGY
+from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.contract.envelope import CaseEvent, Payload
+from cityloop_shared.contract.events.casefile import (
+    CaseAccepted,
+    CaseAcceptedPayload,
+    CaseCancelled,
+    CaseForwardedToCity,
+    CaseForwardedToCityPayload,
+    CaseRegistered,
+    CaseRegisteredPayload,
+    CaseVoided,
+    CaseVoidedPayload,
+    ReasonPayload,
+    VerificationReported,
+    VerificationReportedPayload,
+    VerificationRequested,
+    VerificationRequestedPayload,
+    VoidRefused,
+    VoidRefusedPayload,
+    VoidRequested,
+)
+from cityloop_shared.contract.events.dispatch import (
+    CaseRedispatched,
+    CaseRedispatchedPayload,
+    ExtensionDecided,
+    ExtensionDecidedPayload,
+)
+from cityloop_shared.contract.events.time_limits import TimeLimitOverdue, TimeLimitPayload
+from cityloop_shared.contract.examples import PAYLOADS
+from cityloop_shared.contract.flows import SOURCE_FLOWS
+from cityloop_shared.contract.ids import CaseKind, new_id
+from cityloop_shared.contract.lifecycle import CaseStatus, IllegalTransition
+from cityloop_shared.contract.registry import EVENT_TYPES, payload_model
+from cityloop_shared.contract.values import (
+    Attachment,
+    CaseLevel,
+    ClockStep,
+    ReportChannel,
+    TimeLimit,
+    TimeUnit,
+    Urgency,
+)
+from cityloop_shared.reference.bundle import ReferenceData
+from cityloop_shared.reference.categories import Category, CategoryDictionary, Edition
+from cityloop_shared.stage.clocks import Start, Stop
+from cityloop_shared.stage.decisions import Conflict, Context, Decision, Forbidden, Invalid
+
+P = TypeVar("P", bound=Payload)
+
+REFERENCE = ReferenceData.demo()
+SITE = "370212"
+"""崂山区 of the demo city."""
+GRID = "370212003001001"
+GRID_SUPERVISOR = "sv-370212-03"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 3, 10, 9, 0, tzinfo=SHANGHAI)
+"""A Tuesday morning at the start of the working day: working time and wall time agree until
+noon, so the deadlines below can be written down."""
+CASE_ID = UUID("0195d3a0-0000-7000-8000-000000000001")
+OPERATOR = Actor(id="op-1", role=Role.ACCEPTANCE_OPERATOR, site=SITE)
+CHIEF = Actor(id="chief-1", role=Role.DUTY_CHIEF, site=SITE)
+SUPERVISOR = Actor(id=GRID_SUPERVISOR, role=Role.FIELD_SUPERVISOR, site=SITE)
+PHOTO = Attachment.model_validate(
+    {"uri": "https://media.cityloop.example/p/1.jpg", "media_type": "image/jpeg"}
+)
+
+
+def context(
+    actor: Actor = OPERATOR, site: str = SITE, reference: ReferenceData = REFERENCE
+) -> Context:
+    return Context(actor=actor, now=NOW, reference=reference, site=site, view=TOPOLOGY.view)
+
+
+def case_file(status: CaseStatus, **fields: Any) -> CaseFile:
+    """A case of the district in ``status``, reported by a supervisor in the test grid."""
+    defaults: dict[str, Any] = {
+        "channel": ReportChannel.SUPERVISOR,
+        "grid_code": GRID,
+        "reported_at": NOW - timedelta(minutes=5),
+        "last_occurred_at": NOW - timedelta(minutes=5),
+    }
+    return CaseFile(
+        case_id=CASE_ID,
+        site=SITE,
+        status=status,
+        last_event_id=new_id(),
+        correlation_id=CASE_ID,
+        **{**defaults, **fields},
+    )
+
+
+def only(decision: Decision, payload_type: type[P]) -> P:
+    """The payload of the one event the decision drafts, checked to be of ``payload_type``."""
+    [draft] = decision.events
+    assert isinstance(draft.payload, payload_type), draft
+    return draft.payload
+
+
+def registration(command: Register, sequence: int = 7) -> Registration:
+    return Registration(command, date(2026, 3, 10), sequence)
+
+
+def event(event_type: str, at: datetime = NOW, actor: Actor = CHIEF, **payload: Any) -> CaseEvent:
+    """An event of the test case: the contract's example payload, with ``payload`` over it."""
+    body = payload_model(event_type).model_validate({**PAYLOADS[event_type], **payload})
+    return EVENT_TYPES[event_type].create(
+        case_id=CASE_ID, site=SITE, actor=actor, payload=body, previous=None, occurred_at=at
+    )
+
+
+# --- 受理 acceptance ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("channel", "needs_verification"),
+    [
+        (ReportChannel.PUBLIC, True),
+        (ReportChannel.SUPERVISOR, False),
+        (ReportChannel.VIDEO, False),
+        (ReportChannel.LEADER, False),
+    ],
+)
+def test_acceptance_verifies_only_public_reports_by_default(
+    channel: ReportChannel, needs_verification: bool
+) -> None:
+    decision = accept(case_file(CaseStatus.REPORTED, channel=channel), Accept(), context())
+
+    [draft] = decision.events
+    assert draft.model is CaseAccepted
+    assert draft.payload == CaseAcceptedPayload(
+        needs_verification=needs_verification, urgency=Urgency.ORDINARY
+    )
+
+
+@pytest.mark.parametrize(
+    ("channel", "asked"), [(ReportChannel.PUBLIC, False), (ReportChannel.SUPERVISOR, True)]
+)
+def test_the_operator_may_override_the_channels_verification_default(
+    channel: ReportChannel, asked: bool
+) -> None:
+    decision = accept(
+        case_file(CaseStatus.REPORTED, channel=channel),
+        Accept(needs_verification=asked),
+        context(),
+    )
+
+    assert decision.events[0].payload == CaseAcceptedPayload(needs_verification=asked)
+
+
+def test_acceptance_carries_the_urgency_the_operator_judged() -> None:
+    command = Accept.model_validate({"urgency": "urgent"})
+
+    decision = accept(case_file(CaseStatus.REPORTED), command, context())
+
+    assert decision.events[0].payload == CaseAcceptedPayload(
+        needs_verification=False, urgency=Urgency.URGENT
+    )
+    assert Accept().urgency is Urgency.ORDINARY
+
+
+def test_a_decision_is_the_same_for_the_same_inputs() -> None:
+    """Decisions read nothing but their arguments, so a retried command decides alike."""
+    case = case_file(CaseStatus.ACCEPTED, needs_verification=False, urgency=Urgency.URGENT)
+    command = Register(category_code="06001")
+
+    assert accept(case, Accept(), context()) == accept(case, Accept(), context())
+    assert register(case, registration(command), context(CHIEF)) == register(
+        case, registration(command), context(CHIEF)
+    )
+
+
+# --- 核实 verification -------------------------------------------------------------------------
+def test_verification_goes_to_the_grids_supervisor_within_the_verification_limit() -> None:
+    case = case_file(CaseStatus.ACCEPTED, channel=ReportChannel.PUBLIC, needs_verification=True)
+
+    decision = request_verification(case, RequestVerification(), context())
+
+    due_at = datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI)  # 1 working hour
+    [draft] = decision.events
+    assert draft.model is VerificationRequested
+    assert draft.payload == VerificationRequestedPayload(
+        supervisor_id=GRID_SUPERVISOR, due_at=due_at
+    )
+    assert decision.answer["supervisor_id"] == GRID_SUPERVISOR
+    assert decision.answer["due_at"] == due_at
+
+
+def test_the_operator_may_name_another_supervisor() -> None:
+    case = case_file(CaseStatus.ACCEPTED, needs_verification=True)
+
+    decision = request_verification(case, RequestVerification(supervisor_id="sv-9"), context())
+
+    assert only(decision, VerificationRequestedPayload).supervisor_id == "sv-9"
+
+
+def test_a_grid_without_a_supervisor_needs_one_named() -> None:
+    case = case_file(CaseStatus.ACCEPTED, grid_code="370212999999999")
+
+    with pytest.raises(Conflict, match="grid 370212999999999 has no supervisor"):
+        request_verification(case, RequestVerification(), context())
+
+
+def test_verification_is_requested_only_of_an_accepted_case() -> None:
+    with pytest.raises(IllegalTransition) as refused:
+        request_verification(case_file(CaseStatus.REPORTED), RequestVerification(), context())
+
+    assert refused.value.status is CaseStatus.REPORTED
+    assert refused.value.event_type == "verification.requested"
+
+
+def test_the_supervisor_of_the_task_reports_the_verification() -> None:
+    case = case_file(CaseStatus.VERIFYING, verifier_id=GRID_SUPERVISOR)
+    command = ReportVerification(confirmed=True, remarks="属实", attachments=(PHOTO,))
+
+    decision = report_verification(case, command, context(SUPERVISOR))
+
+    [draft] = decision.events
+    assert draft.model is VerificationReported
+    assert draft.payload == VerificationReportedPayload(
+        confirmed=True, remarks="属实", attachments=(PHOTO,)
+    )
+
+
+def test_another_supervisor_may_not_report_the_verification() -> None:
+    case = case_file(CaseStatus.VERIFYING, verifier_id=GRID_SUPERVISOR)
+    stranger = Actor(id="sv-370212-01", role=Role.FIELD_SUPERVISOR, site=SITE)
+
+    with pytest.raises(Forbidden, match=f"went to supervisor {GRID_SUPERVISOR}"):
+        report_verification(case, ReportVerification(confirmed=True), context(stranger))
+
+
+# --- 立案 registration -------------------------------------------------------------------------
+def test_registration_numbers_the_case_and_sets_its_disposal_limit() -> None:
+    case = case_file(CaseStatus.ACCEPTED, needs_verification=False, channel=ReportChannel.VIDEO)
+
+    decision = register(case, registration(Register(category_code="06001")), context(CHIEF))
+
+    assert decision.events[0].model is CaseRegistered
+    payload = only(decision, CaseRegisteredPayload)
+    # site + E (event) + category + day + the day's sequence
+    assert payload.case_number == "370212E060012026031000007"
+    assert decision.answer == {"case_number": "370212E060012026031000007"}
+    assert (payload.category.standard, payload.category.kind, payload.category.code) == (
+        "GB/T 47678.5-2026",
+        CaseKind.EVENT,
+        "06001",
+    )
+    assert payload.grid_code == GRID
+    assert payload.level is CaseLevel.DISTRICT
+    assert payload.urgency is Urgency.ORDINARY
+    assert payload.time_limit == TimeLimit(amount=4, unit=TimeUnit.WORKING_HOURS)
+    assert payload.channel is ReportChannel.VIDEO
+
+
+def test_a_component_case_number_carries_c() -> None:
+    case = case_file(CaseStatus.ACCEPTED, needs_verification=False)
+
+    decision = register(
+        case, registration(Register(category_code="01002"), sequence=12), context(CHIEF)
+    )
+
+    assert decision.answer["case_number"] == "370212C010022026031000012"
+
+
+def test_registration_takes_the_urgency_judged_at_acceptance_unless_told() -> None:
+    """06003 has no limit of its own: urgent cases of major 06 get 2 hours, others 3 days."""
+    case = case_file(CaseStatus.ACCEPTED, needs_verification=False, urgency=Urgency.URGENT)
+
+    defaulted = register(case, registration(Register(category_code="06003")), context(CHIEF))
+    told = register(
+        case,
+        registration(Register(category_code="06003", urgency=Urgency.ORDINARY)),
+        context(CHIEF),
+    )
+
+    urgent = only(defaulted, CaseRegisteredPayload)
+    ordinary = only(told, CaseRegisteredPayload)
+    assert urgent.urgency is Urgency.URGENT
+    assert urgent.time_limit == TimeLimit(amount=2, unit=TimeUnit.WORKING_HOURS)
+    assert ordinary.urgency is Urgency.ORDINARY
+    assert ordinary.time_limit == TimeLimit(amount=3, unit=TimeUnit.WORKING_DAYS)
+
+
+def test_a_public_report_is_not_registered_before_verification() -> None:
+    case = case_file(CaseStatus.ACCEPTED, channel=ReportChannel.PUBLIC, needs_verification=True)
+
+    with pytest.raises(Conflict, match="verified on site"):
+        register(case, registration(Register(category_code="06001")), context(CHIEF))
+
+
+def test_a_report_the_supervisor_did_not_confirm_is_not_registered() -> None:
+    case = case_file(
+        CaseStatus.VERIFIED, channel=ReportChannel.PUBLIC, needs_verification=True, verified=False
+    )
+
+    with pytest.raises(Conflict, match="did not confirm"):
+        register(case, registration(Register(category_code="06001")), context(CHIEF))
+
+
+def test_a_confirmed_report_is_registered() -> None:
+    case = case_file(
+        CaseStatus.VERIFIED, channel=ReportChannel.PUBLIC, needs_verification=True, verified=True
+    )
+
+    decision = register(case, registration(Register(category_code="06001")), context(CHIEF))
+
+    assert decision.events[0].model is CaseRegistered
+    assert only(decision, CaseRegisteredPayload).channel is ReportChannel.PUBLIC
+
+
+def test_a_cancelled_case_is_not_registered() -> None:
+    with pytest.raises(IllegalTransition) as refused:
+        register(
+            case_file(CaseStatus.CANCELLED),
+            registration(Register(category_code="06001")),
+            context(CHIEF),
+        )
+
+    assert refused.value.status is CaseStatus.CANCELLED
+    assert refused.value.event_type == "case.registered"
+
+
+def test_an_unknown_category_is_refused_naming_the_field() -> None:
+    case = case_file(CaseStatus.ACCEPTED, needs_verification=False)
+
+    with pytest.raises(Invalid) as refused:
+        register(case, registration(Register(category_code="99999")), context(CHIEF))
+
+    assert refused.value.loc == ("body", "category_code")
+    assert refused.value.kind == "unknown_category"
+    assert "no category 99999 in GB/T 47678.5-2026" in refused.value.detail
+
+
+def test_a_code_naming_a_component_and_an_event_needs_the_kind() -> None:
+    """In the older 4-digit list components and events are numbered apart: 0101 is both."""
+    older = CategoryDictionary(
+        [Edition("GB/T 30428.2-2013", "2013")],
+        4,
+        [
+            Category(
+                standard="GB/T 30428.2-2013",
+                major_code="01",
+                major_name="公用设施",
+                kind=CaseKind.COMPONENT,
+                code="0101",
+                name="上水井盖",
+            ),
+            Category(
+                standard="GB/T 30428.2-2013",
+                major_code="01",
+                major_name="市容环境",
+                kind=CaseKind.EVENT,
+                code="0101",
+                name="私搭乱建",
+            ),
+        ],
+    )
+    reference = dataclasses.replace(REFERENCE, categories=older)
+    case = case_file(CaseStatus.ACCEPTED, needs_verification=False)
+
+    with pytest.raises(Invalid) as refused:
+        register(
+            case, registration(Register(category_code="0101")), context(CHIEF, reference=reference)
+        )
+    told = register(
+        case,
+        registration(Register(category_code="0101", kind=CaseKind.COMPONENT)),
+        context(CHIEF, reference=reference),
+    )
+
+    assert refused.value.loc == ("body", "category_code")
+    assert refused.value.kind == "ambiguous_category"
+    assert told.answer["case_number"] == "370212C01012026031000007"
+
+
+# --- 注销 cancellation, 作废 voiding, 转市级 forwarding -------------------------------------
+def test_cancellation_carries_its_reason() -> None:
+    decision = cancel(
+        case_file(CaseStatus.VERIFIED), WithReason(reason="现场无此问题"), context(CHIEF)
+    )
+
+    [draft] = decision.events
+    assert draft.model is CaseCancelled
+    assert draft.payload == ReasonPayload(reason="现场无此问题")
+
+
+def test_a_voiding_request_names_who_asked_and_why() -> None:
+    decision = request_voiding(
+        case_file(CaseStatus.DISPATCHED), WithReason(reason="重复立案"), context(OPERATOR)
+    )
+
+    [draft] = decision.events
+    assert draft.model is VoidRequested
+    assert draft.payload == ReasonPayload(reason="重复立案")
+    assert decision.answer["void_requested_by"] == "op-1"
+
+
+def test_a_second_voiding_request_waits_for_the_first() -> None:
+    case = case_file(CaseStatus.REGISTERED, void_requested_by="op-1", void_reason="重复立案")
+
+    with pytest.raises(Conflict, match="a voiding request by op-1 is pending"):
+        request_voiding(case, WithReason(reason="又一次"), context(OPERATOR))
+
+
+def test_only_a_registered_case_is_voided() -> None:
+    with pytest.raises(IllegalTransition) as refused:
+        request_voiding(case_file(CaseStatus.ACCEPTED), WithReason(reason="重复"), context())
+
+    assert refused.value.status is CaseStatus.ACCEPTED
+    assert refused.value.event_type == "case.voided"
+
+
+def test_a_voiding_decision_needs_a_pending_request() -> None:
+    with pytest.raises(Conflict, match="no voiding request is pending"):
+        decide_voiding(case_file(CaseStatus.REGISTERED), VoidDecision(approve=True), context(CHIEF))
+
+
+def test_an_approved_voiding_names_who_asked_and_who_approved() -> None:
+    case = case_file(CaseStatus.IN_DISPOSAL, void_requested_by="op-1", void_reason="重复立案")
+
+    decision = decide_voiding(case, VoidDecision(approve=True), context(CHIEF))
+
+    [draft] = decision.events
+    assert draft.model is CaseVoided
+    assert draft.payload == CaseVoidedPayload(
+        reason="重复立案", requested_by="op-1", approved_by="chief-1"
+    )
+    assert decision.answer["voided"] is True
+
+
+def test_a_refused_voiding_keeps_the_chiefs_reason() -> None:
+    case = case_file(CaseStatus.REGISTERED, void_requested_by="op-1", void_reason="重复立案")
+
+    decision = decide_voiding(case, VoidDecision(approve=False, reason="并非重复"), context(CHIEF))
+
+    [draft] = decision.events
+    assert draft.model is VoidRefused
+    assert draft.payload == VoidRefusedPayload(reason="并非重复")
+    assert decision.answer == {"voided": False}
+
+
+def test_a_district_forwards_to_its_city() -> None:
+    decision = forward_to_city(
+        case_file(CaseStatus.REGISTERED), WithReason(reason="市级道路设施"), context(CHIEF)
+    )
+
+    [draft] = decision.events
+    assert draft.model is CaseForwardedToCity
+    assert draft.payload == CaseForwardedToCityPayload(city_site="370200", reason="市级道路设施")
+
+
+def test_the_city_forwards_to_nobody() -> None:
+    city_chief = Actor(id="chief-c", role=Role.DUTY_CHIEF, site="370200")
+
+    with pytest.raises(Conflict, match="only a district forwards to the city"):
+        forward_to_city(
+            case_file(CaseStatus.REGISTERED),
+            WithReason(reason="市级"),
+            context(city_chief, site="370200"),
+        )
+
+
+# --- evolve -----------------------------------------------------------------------------------
+def replay(
+    event_types: list[str], payloads: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[CaseFile]:
+    """The case file after each event, applied as the runtime applies a received event: the
+    status moved by the lifecycle as casefile sees it and the latest moment applied kept in
+    ``last_occurred_at``, then ``evolve``. ``payloads`` changes the contract's example payload
+    of an event type."""
+    files: list[CaseFile] = []
+    record: CaseFile | None = None
+    for minute, event_type in enumerate(event_types):
+        changed = (payloads or {}).get(event_type, {})
+        applied = event(event_type, NOW + timedelta(minutes=minute), **changed)
+        state = TOPOLOGY.view.receive(record.lifecycle if record else None, event_type)
+        base = (
+            dataclasses.replace(
+                record,
+                status=state.status,
+                resume_to=state.resume_to,
+                last_event_id=applied.event_id,
+                last_occurred_at=max(applied.occurred_at, record.last_occurred_at),
+            )
+            if record
+            else CaseFile(
+                case_id=CASE_ID,
+                site=SITE,
+                status=state.status,
+                resume_to=state.resume_to,
+                correlation_id=applied.correlation_id,
+                last_event_id=applied.event_id,
+                last_occurred_at=applied.occurred_at,
+            )
+        )
+        record = evolve(base, applied)
+        files.append(record)
+    return files
+
+
+@pytest.mark.parametrize("flow", sorted(SOURCE_FLOWS))
+def test_the_case_file_follows_each_source_flow_to_its_close(flow: str) -> None:
+    event_types = SOURCE_FLOWS[flow]
+    verified = flow.startswith("public")
+    channel = "public" if verified else "supervisor"
+
+    files = replay(
+        event_types,
+        {
+            "case.reported": {"channel": channel},
+            "case.accepted": {"needs_verification": verified},
+        },
+    )
+
+    closed = files[-1]
+    assert closed.status is CaseStatus.CLOSED
+    assert closed.channel is ReportChannel(channel)
+    assert closed.case_number == PAYLOADS["case.registered"]["case_number"]
+    assert (closed.category_kind, closed.category_code) == (CaseKind.COMPONENT, "01002")
+    assert closed.grid_code == "370212001001001"
+    assert closed.urgency is Urgency.URGENT
+    assert closed.level is CaseLevel.DISTRICT
+    assert closed.department_id == "ls-sanitation"
+    assert closed.deadline == datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+    assert closed.overdue is False
+    assert closed.reported_at == NOW
+    assert closed.last_occurred_at == NOW + timedelta(minutes=len(event_types) - 1)
+    assert closed.needs_verification is verified
+    assert closed.verifier_id == ("sup-7" if verified else None)
+    assert closed.verified is (True if verified else None)
+
+
+def test_each_event_of_the_public_flow_moves_the_case_file() -> None:
+    files = replay(SOURCE_FLOWS["public_district"])
+
+    assert [f.status for f in files] == [
+        CaseStatus.REPORTED,
+        CaseStatus.ACCEPTED,
+        CaseStatus.VERIFYING,
+        CaseStatus.VERIFIED,
+        CaseStatus.REGISTERED,
+        CaseStatus.DISPATCHED,
+        CaseStatus.IN_DISPOSAL,
+        CaseStatus.DISPOSED,
+        CaseStatus.FEEDBACK_FORWARDED,
+        CaseStatus.CHECKING,
+        CaseStatus.CHECK_PASSED,
+        CaseStatus.CLOSED,
+    ]
+    reported, accepted, requested, verified, registered, dispatched = files[:6]
+    assert reported.channel is ReportChannel.PUBLIC
+    assert reported.category_code == "01002"  # as the reporter told it
+    assert reported.case_number is None
+    assert (accepted.needs_verification, accepted.urgency) == (True, Urgency.URGENT)
+    assert (requested.verifier_id, requested.verified) == ("sup-7", None)
+    assert verified.verified is True
+    assert registered.case_number == "370212C010022026112500001"
+    assert registered.department_id is None
+    assert dispatched.department_id == "ls-sanitation"
+
+
+def test_a_registration_corrects_what_the_reporter_told() -> None:
+    files = replay(
+        ["case.reported", "case.accepted", "case.registered"],
+        {
+            "case.reported": {"category": None},
+            "case.registered": {
+                "category": {"standard": "GB/T 47678.5-2026", "kind": "event", "code": "06010"},
+                "urgency": "ordinary",
+                "level": "city",
+            },
+        },
+    )
+
+    assert (files[0].category_kind, files[0].category_code) == (None, None)
+    registered = files[-1]
+    assert (registered.category_kind, registered.category_code) == (CaseKind.EVENT, "06010")
+    assert (registered.urgency, registered.level) == (Urgency.ORDINARY, CaseLevel.CITY)
+
+
+def test_a_voiding_request_waits_on_the_case_file_until_decided_or_the_case_closes() -> None:
+    """A request still pending when the case closes (结案) has nothing left to decide."""
+    asked_at = NOW + timedelta(minutes=1)
+    registered = case_file(CaseStatus.REGISTERED)
+    operator = Actor(id="op-7", role=Role.ACCEPTANCE_OPERATOR, site=SITE)
+
+    pending = evolve(registered, event("void.requested", asked_at, operator, reason="重复立案"))
+    refused = evolve(pending, event("void.refused", asked_at + timedelta(minutes=1)))
+    voided = evolve(pending, event("case.voided", asked_at + timedelta(minutes=1)))
+    closed = evolve(
+        dataclasses.replace(pending, status=CaseStatus.CLOSED),
+        event("case.closed", asked_at + timedelta(minutes=1)),
+    )
+
+    assert (pending.void_requested_by, pending.void_reason, pending.void_requested_at) == (
+        "op-7",
+        "重复立案",
+        asked_at,
+    )
+    for decided in (refused, voided, closed):
+        assert (decided.void_requested_by, decided.void_reason, decided.void_requested_at) == (
+            None,
+            None,
+            None,
+        )
+
+
+def test_an_overdue_disposal_marks_the_case_file_until_a_new_deadline() -> None:
+    dispatched = case_file(CaseStatus.IN_DISPOSAL, department_id="ls-sanitation", deadline=NOW)
+    later = NOW + timedelta(days=2)
+
+    overdue = evolve(
+        dispatched,
+        TimeLimitOverdue.create(
+            case_id=CASE_ID,
+            site=SITE,
+            actor=Actor.system(SITE, "dispatch-clock"),
+            payload=TimeLimitPayload(step=ClockStep.DISPOSAL, deadline=NOW),
+            previous=None,
+        ),
+    )
+    extended = evolve(
+        overdue,
+        ExtensionDecided.create(
+            case_id=CASE_ID,
+            site=SITE,
+            actor=CHIEF,
+            payload=ExtensionDecidedPayload(approved=True, deadline=later),
+            previous=None,
+        ),
+    )
+    redispatched = evolve(
+        overdue,
+        CaseRedispatched.create(
+            case_id=CASE_ID,
+            site=SITE,
+            actor=CHIEF,
+            payload=CaseRedispatchedPayload(
+                department_id="ls-roads",
+                previous_department_id="ls-sanitation",
+                deadline=later,
+                reason="权属为道路部门",
+            ),
+            previous=None,
+        ),
+    )
+
+    assert overdue.overdue is True
+    assert (extended.overdue, extended.deadline) == (False, later)
+    assert (redispatched.overdue, redispatched.department_id, redispatched.deadline) == (
+        False,
+        "ls-roads",
+        later,
+    )
+
+
+@pytest.mark.parametrize(
+    "step", [ClockStep.ACCEPTANCE, ClockStep.REGISTRATION, ClockStep.DISPATCH, ClockStep.CHECK]
+)
+def test_only_the_disposal_step_makes_the_case_file_overdue(step: ClockStep) -> None:
+    """The list's ``overdue`` filter is the departments' lateness (处置超时)."""
+    case = case_file(CaseStatus.REGISTERED)
+
+    after = evolve(case, event("time_limit.overdue", step=step.value))
+
+    assert after.overdue is False
+
+
+def test_casefile_decides_nothing_on_its_own() -> None:
+    """The read model only records: no event another stage emits makes casefile emit one."""
+    case = case_file(CaseStatus.DISPATCHED)
+
+    for model in TOPOLOGY.follows:
+        name = model.model_fields["event_type"].default
+        assert RULES.react(case, event(name), REFERENCE) == (), name
+
+
+# --- time: the clocks of acceptance, verification and registration ----------------------------
+def test_a_report_starts_the_acceptance_clock() -> None:
+    """225 working minutes from 09:00: 3 h to noon, 45 min after the lunch break."""
+    reported = case_file(CaseStatus.REPORTED)
+
+    changes = time(reported, event("case.reported"), REFERENCE)
+
+    assert changes == [
+        Start(ClockStep.ACCEPTANCE, NOW, datetime(2026, 3, 10, 14, 15, tzinfo=SHANGHAI))
+    ]
+
+
+@pytest.mark.parametrize(("urgency", "minutes"), [(Urgency.URGENT, 10), (Urgency.ORDINARY, 30)])
+def test_an_acceptance_without_verification_starts_the_registration_clock_for_its_urgency(
+    urgency: Urgency, minutes: int
+) -> None:
+    accepted = event("case.accepted", needs_verification=False, urgency=urgency.value)
+    case = evolve(case_file(CaseStatus.ACCEPTED), accepted)
+
+    changes = time(case, accepted, REFERENCE)
+
+    assert changes == [
+        Stop(ClockStep.ACCEPTANCE, NOW),
+        Start(ClockStep.REGISTRATION, NOW, NOW + timedelta(minutes=minutes)),
+    ]
+
+
+def test_an_acceptance_for_verification_only_stops_the_acceptance_clock() -> None:
+    accepted = event("case.accepted", needs_verification=True)
+    case = evolve(case_file(CaseStatus.ACCEPTED), accepted)
+
+    assert time(case, accepted, REFERENCE) == [Stop(ClockStep.ACCEPTANCE, NOW)]
+
+
+def test_a_verification_task_runs_until_its_due_time() -> None:
+    due_at = NOW + timedelta(hours=1)
+    requested = event("verification.requested", due_at=due_at.isoformat())
+    without = event("verification.requested", due_at=None)
+    case = case_file(CaseStatus.VERIFYING)
+
+    assert time(case, requested, REFERENCE) == [Start(ClockStep.VERIFICATION, NOW, due_at)]
+    assert time(case, without, REFERENCE) == []
+
+
+def test_a_verification_report_starts_the_registration_clock_for_the_accepted_urgency() -> None:
+    """The urgent limit of 10 working minutes, not the ordinary 30: the urgency the operator
+    judged at acceptance is the case's until registration."""
+    case = case_file(CaseStatus.VERIFIED, needs_verification=True, urgency=Urgency.URGENT)
+
+    changes = time(case, event("verification.reported"), REFERENCE)
+
+    assert changes == [
+        Stop(ClockStep.VERIFICATION, NOW),
+        Start(ClockStep.REGISTRATION, NOW, datetime(2026, 3, 10, 9, 10, tzinfo=SHANGHAI)),
+    ]
+
+
+def test_registration_stops_the_registration_clock() -> None:
+    case = case_file(CaseStatus.REGISTERED)
+
+    assert time(case, event("case.registered"), REFERENCE) == [Stop(ClockStep.REGISTRATION, NOW)]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "status"),
+    [("case.cancelled", CaseStatus.CANCELLED), ("case.voided", CaseStatus.VOIDED)],
+)
+def test_an_end_stops_every_clock_of_case_building(event_type: str, status: CaseStatus) -> None:
+    changes = time(case_file(status), event(event_type), REFERENCE)
+
+    assert changes == [
+        Stop(ClockStep.ACCEPTANCE, NOW),
+        Stop(ClockStep.VERIFICATION, NOW),
+        Stop(ClockStep.REGISTRATION, NOW),
+    ]
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    ["case.dispatched", "time_limit.overdue", "void.requested", "case.forwarded_to_city"],
+)
+def test_other_events_move_no_clock_of_case_building(event_type: str) -> None:
+    assert time(case_file(CaseStatus.DISPATCHED), event(event_type), REFERENCE) == []
+
+
+def test_the_clocks_are_the_same_for_the_same_event() -> None:
+    """A replay of the same history starts the same clocks."""
+    accepted = event("case.accepted", needs_verification=False, urgency="urgent")
+    case = evolve(case_file(CaseStatus.ACCEPTED), accepted)
+
+    assert time(case, accepted, REFERENCE) == time(case, accepted, REFERENCE)
+
+
+def test_casefile_applies_every_event_type_so_it_sees_the_strict_lifecycle() -> None:
+    """What the replay above relies on: a case stands where casefile last saw it, never
+    anywhere an unseen move could have taken it."""
+    assert TOPOLOGY.follows_types | TOPOLOGY.emits_types == set(EVENT_TYPES)
+    for status in CaseStatus:
+        state = case_file(status).lifecycle
+        assert TOPOLOGY.view.horizon(state) == (state,), status

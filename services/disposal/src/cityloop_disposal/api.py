@@ -1,0 +1,99 @@
+"""The departments' HTTP surface: their commands, one line each, and their task lists."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import ColumnElement
+
+from cityloop_disposal import decisions
+from cityloop_disposal.state import DisposalCase, TaskState
+from cityloop_disposal.store import task_list, tasks
+from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
+from cityloop_shared.reference.departments import DepartmentDirectory
+from cityloop_shared.runtime.auth import CurrentActor, require_role
+from cityloop_shared.runtime.commands import Commands, service_runtime
+from cityloop_shared.stage.decisions import Forbidden
+
+router = APIRouter(tags=["disposal"])
+commands: Commands[DisposalCase] = Commands(router)
+
+DEPARTMENT = {Role.DEPARTMENT}
+
+commands.on_case(
+    "/cases/{case_id}/accept", decisions.Accept, roles=DEPARTMENT, decide=decisions.accept
+)
+commands.on_case(
+    "/cases/{case_id}/return-request",
+    decisions.WithReason,
+    roles=DEPARTMENT,
+    decide=decisions.request_return,
+)
+commands.on_case(
+    "/cases/{case_id}/extension-request",
+    decisions.RequestExtension,
+    roles=DEPARTMENT,
+    decide=decisions.request_extension,
+)
+commands.on_case(
+    "/cases/{case_id}/suspension-request",
+    decisions.WithReason,
+    roles=DEPARTMENT,
+    decide=decisions.request_suspension,
+)
+commands.on_case(
+    "/cases/{case_id}/complete", decisions.Complete, roles=DEPARTMENT, decide=decisions.complete
+)
+
+
+@router.get("/tasks")
+async def department_tasks(
+    actor: CurrentActor,
+    request: Request,
+    department_id: Annotated[str | None, Query(max_length=64)] = None,
+    state: TaskState | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """A department's to-do list (待办): the tasks it has to act on, the nearest deadline first.
+
+    A department sees its own tasks; an upper-level department (上级专业部门) its
+    subordinates'. ``state`` picks one state, finished ones (completed, returned, closed)
+    included.
+    """
+    runtime = service_runtime(request)
+    visible = _visible_departments(runtime.reference.departments, actor)
+    if department_id is not None and department_id not in visible:
+        raise Forbidden(f"department {actor.department_id} may not view department {department_id}")
+    async with runtime.database.reading() as reader:
+        return await task_list(
+            reader,
+            departments=[department_id] if department_id else visible,
+            sites=_sites_of(actor),
+            state=state,
+            now=datetime.now(UTC),
+            limit=limit,
+            offset=offset,
+        )
+
+
+def _visible_departments(directory: DepartmentDirectory, actor: Actor) -> list[str]:
+    require_role(actor, Role.DEPARTMENT, Role.UPPER_DEPARTMENT)
+    own = actor.department_id
+    if own is None:
+        raise Forbidden("the actor's token names no department")
+    if actor.role is Role.DEPARTMENT:
+        return [own]
+    if own not in directory:
+        raise Forbidden(f"department {own} is not in the directory")
+    return [department.id for department in directory.subordinates(own)]
+
+
+def _sites_of(actor: Actor) -> ColumnElement[bool]:
+    """District people see their district's tasks; the city's people the whole city's."""
+    if site_level(actor.site) is SiteLevel.CITY:
+        return tasks.c.site.like(f"{city_of(actor.site)[:4]}%")
+    return tasks.c.site == actor.site

@@ -1,0 +1,139 @@
+"""Information collection (信息采集): a report from one of the four channels opens a case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+from uuid import UUID
+
+from pydantic import Field, model_validator
+
+from cityloop_intake.filing import dictionary_category, event_category, locate
+from cityloop_shared.contract.actors import Role
+from cityloop_shared.contract.events.intake import CaseReported, CaseReportedPayload
+from cityloop_shared.contract.ids import CaseKind
+from cityloop_shared.contract.values import (
+    Attachment,
+    CategoryCode,
+    GeoPoint,
+    GridCode,
+    PublicReporter,
+    ReportChannel,
+    Text,
+)
+from cityloop_shared.reference.bundle import ReferenceData
+from cityloop_shared.stage.decisions import Command, Context, Decision, Draft, Invalid
+
+CHANNEL_ROLES = {
+    ReportChannel.SUPERVISOR: Role.FIELD_SUPERVISOR,
+    ReportChannel.VIDEO: Role.ACCEPTANCE_OPERATOR,
+    ReportChannel.PUBLIC: Role.ACCEPTANCE_OPERATOR,
+    ReportChannel.LEADER: Role.LEADER,
+}
+"""Who files each channel's reports: the supervisor from the street (城管通), the centre's
+operators for video patrols and the hotline (热线), a leader for what they assign (交办)."""
+
+CATEGORY_REQUIRED = frozenset({ReportChannel.SUPERVISOR, ReportChannel.VIDEO})
+"""Supervisors and video operators are trained on the dictionary; the public and leaders
+may not know the category, which the duty chief then sets at registration."""
+
+
+class ReportedLocation(Command):
+    lon: float | None = Field(default=None, ge=-180, le=180, description="WGS 84")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="WGS 84")
+    grid_code: GridCode | None = Field(default=None, description="When there is no point")
+    address: str | None = Field(default=None, min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _point_or_grid(self) -> Self:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("lon and lat come together")
+        if self.lon is None and self.grid_code is None:
+            raise ValueError("give lon and lat, or grid_code")
+        return self
+
+    @property
+    def point(self) -> GeoPoint | None:
+        if self.lon is None or self.lat is None:
+            return None
+        return GeoPoint(lon=self.lon, lat=self.lat)
+
+
+class FileReport(Command):
+    channel: ReportChannel
+    category_code: CategoryCode | None = Field(
+        default=None, description="Required for supervisor and video reports"
+    )
+    category_kind: CaseKind | None = Field(
+        default=None, description="Needed only when the code names both a component and an event"
+    )
+    description: Text
+    location: ReportedLocation
+    attachments: tuple[Attachment, ...] = Field(default=(), max_length=20)
+    reporter: PublicReporter | None = Field(
+        default=None, description="Only for public reports: name, phone, email (personal data)"
+    )
+    external_id: str | None = Field(
+        default=None, min_length=1, max_length=128, description="The channel's own id"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """A report checked against the site's reference data, with the open cases it may repeat."""
+
+    payload: CaseReportedPayload
+    possible_duplicates: tuple[UUID, ...]
+
+
+def channel_roles(command: FileReport) -> set[Role]:
+    return {CHANNEL_ROLES[command.channel]}
+
+
+def report_payload(command: FileReport, reference: ReferenceData, site: str) -> CaseReportedPayload:
+    """The report as its event says it, or :class:`Invalid` naming the field that cannot be."""
+    if command.category_code is None and command.channel in CATEGORY_REQUIRED:
+        raise Invalid(
+            ("category_code",),
+            f"a {command.channel.value} report names its category",
+            "missing_category",
+        )
+    if command.reporter is not None and command.channel is not ReportChannel.PUBLIC:
+        raise Invalid(("reporter",), "only a public report names a reporter", "reporter_not_public")
+    category = (
+        dictionary_category(
+            reference, command.category_code, command.category_kind, ("category_code",)
+        )
+        if command.category_code is not None
+        else None
+    )
+    location = locate(
+        reference,
+        site,
+        point=command.location.point,
+        grid_code=command.location.grid_code,
+        address=command.location.address,
+        point_field=("location",),
+        grid_field=("location", "grid_code"),
+    )
+    return CaseReportedPayload(
+        channel=command.channel,
+        category=event_category(category) if category else None,
+        description=command.description,
+        location=location,
+        attachments=command.attachments,
+        reporter=command.reporter,
+        external_id=command.external_id,
+    )
+
+
+def report(case: None, filing: Filing, ctx: Context) -> Decision:
+    """上报: a report opens a case, flagged when it looks like one already open nearby."""
+    payload = filing.payload.model_copy(update={"possible_duplicates": filing.possible_duplicates})
+    return Decision(
+        [Draft(CaseReported, payload)],
+        {
+            "grid_code": payload.location.grid_code,
+            "possible_duplicates": payload.possible_duplicates,
+        },
+    )

@@ -1,0 +1,83 @@
+"""A report (上报) as intake keeps it: what the reporter said, and what became of it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from cityloop_shared.contract.actors import Role
+from cityloop_shared.contract.envelope import CaseEvent
+from cityloop_shared.contract.events.casefile import CaseRegistered
+from cityloop_shared.contract.events.dispatch import (
+    CaseDispatched,
+    CaseRedispatched,
+    CaseReopenedForRework,
+    ExtensionDecided,
+    SuspensionResumed,
+)
+from cityloop_shared.contract.events.intake import CaseReported
+from cityloop_shared.contract.ids import CaseKind
+from cityloop_shared.contract.values import ReportChannel
+from cityloop_shared.stage.record import CaseRecord
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report(CaseRecord):
+    """The category is the case's current one: the reporter's, until registration sets it.
+
+    A request posted through Open311 keeps the token its client was given (the event's
+    external id), to be looked up by.
+    """
+
+    channel: ReportChannel | None = None
+    category_kind: CaseKind | None = None
+    category_code: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    grid_code: str | None = None
+    address: str | None = None
+    description: str | None = None
+    media_url: str | None = None
+    token: str | None = None
+    reported_at: datetime | None = None
+    case_number: str | None = None
+    department_id: str | None = None
+    deadline: datetime | None = None
+
+
+def evolve(report: Report, event: CaseEvent) -> Report:
+    replace = dataclasses.replace
+    match event:
+        case CaseReported(payload=p):
+            point = p.location.point
+            return replace(
+                report,
+                channel=p.channel,
+                category_kind=p.category.kind if p.category else None,
+                category_code=p.category.code if p.category else None,
+                lon=point.lon if point else None,
+                lat=point.lat if point else None,
+                grid_code=p.location.grid_code,
+                address=p.location.address,
+                description=p.description,
+                media_url=str(p.attachments[0].uri) if p.attachments else None,
+                token=p.external_id if event.actor.role is Role.PUBLIC else None,
+                reported_at=event.occurred_at,
+            )
+        case CaseRegistered(payload=p):
+            return replace(
+                report,
+                case_number=p.case_number,
+                category_kind=p.category.kind,
+                category_code=p.category.code,
+            )
+        case (
+            CaseDispatched(payload=p)
+            | CaseRedispatched(payload=p)
+            | CaseReopenedForRework(payload=p)
+        ):
+            return replace(report, department_id=p.department_id, deadline=p.deadline)
+        case ExtensionDecided(payload=p) | SuspensionResumed(payload=p):
+            return replace(report, deadline=p.deadline)
+    return report

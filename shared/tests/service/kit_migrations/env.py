@@ -1,3 +1,0 @@
-from cityloop_shared.service.migrations import run_env
-
-run_env()
