@@ -76,6 +76,7 @@ def test_voiding_with_approval(loop: Loop) -> None:
     loop.register(case_id)
     department = loop.dispatch(case_id)
     loop.task(case_id, department, "awaiting_acceptance")
+    loop.await_event(case_id, "case.dispatched")
     operator = loop.auth(Role.ACCEPTANCE_OPERATOR)
     loop.post("casefile", f"/cases/{case_id}/void-request", {"reason": "重复立案"}, operator)
     loop.post(

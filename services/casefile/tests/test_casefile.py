@@ -454,17 +454,17 @@ async def test_registration_time_running_out_is_signalled_once_each(
     casefile: Client, auth: Auth, upstream: Upstream
 ) -> None:
     """黄灯 then 红灯 of the registration step, from casefile's own clock scan, each dated
-    the moment it fell due. The marks are moved to before the acceptance, so the signals'
-    moments precede it, yet the timeline keeps the order casefile applied them in. A red
-    light of registration does not make the case file overdue: only a late disposal does."""
+    the moment it fell due (the marks are moved to just after the acceptance, long before the
+    scan runs). A red light of registration does not make the case file overdue: only a late
+    disposal does."""
     client, runtime = casefile
     chief = auth(Role.DUTY_CHIEF)
     case_id = (await report(upstream, ReportChannel.SUPERVISOR)).case_id
     await known(client, case_id, chief)
     await post(client, f"/cases/{case_id}/accept", {}, auth(Role.ACCEPTANCE_OPERATOR))
     accepted = (await own_events(runtime, case_id))["case.accepted"]
-    warn_at = accepted.occurred_at - timedelta(minutes=2)
-    deadline = accepted.occurred_at - timedelta(minutes=1)
+    warn_at = accepted.occurred_at + timedelta(milliseconds=1)
+    deadline = accepted.occurred_at + timedelta(milliseconds=2)
 
     async with runtime.database.begin() as uow:
         uow.write(

@@ -47,7 +47,7 @@ def pass_check(case: Sample, command: Pass, ctx: Context) -> Decision:
     if command.remarks == "看不清":
         raise Invalid(("remarks",), "say what was seen", "vague_remarks")
     return Decision(
-        [Draft(CheckPassed, CheckResultPayload(remarks=command.remarks))], {"label": case.label}
+        [Draft(CheckPassed, CheckResultPayload(remarks=command.remarks))], {"sent": case.done}
     )
 
 
@@ -175,7 +175,7 @@ async def test_a_command_runs_once_per_key_and_refusals_name_what_is_wrong(
     again = await post({"remarks": "已清理"}, supervisor, key="k-1")
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
-    assert first.json()["label"] == "check.requested"
+    assert first.json()["sent"] is True
     reused = await post({"remarks": "另一个"}, supervisor, key="k-1")
     assert reused.status_code == 422
     assert reused.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]

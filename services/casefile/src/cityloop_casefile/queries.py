@@ -37,9 +37,9 @@ _TIMELINE = (
     select(timeline)
     .join(tracking, tracking.c.event_id == timeline.c.event_id)
     .where(timeline.c.case_id == bindparam("case_id"))
-    # The order casefile applied them in: causes before what they caused, even where a
-    # reaction took its cause's moment as its own.
-    .order_by(tracking.c.position)
+    # When it happened; of one moment, in the order casefile applied them, so a reaction,
+    # which takes its cause's moment, comes after its cause.
+    .order_by(timeline.c.occurred_at, tracking.c.position)
 )
 
 SEES_PERSONAL_DATA = frozenset({Role.ACCEPTANCE_OPERATOR, Role.DUTY_CHIEF})

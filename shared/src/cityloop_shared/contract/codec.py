@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -45,6 +46,11 @@ class Upcasters:
 
         return add
 
+    @property
+    def lifts(self) -> bool:
+        """Whether any old version is known: without one, nothing needs lifting."""
+        return bool(self._steps)
+
     def upcast(self, raw: RawEvent) -> RawEvent:
         event_type = raw.get("event_type")
         if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
@@ -71,6 +77,11 @@ def encode(event: CaseEvent) -> bytes:
 
 def decode(data: bytes | str, upcasters: Upcasters = UPCASTERS) -> CaseEvent:
     """Parse a record into its event model, or raise :class:`UndecodableEvent` saying why."""
+    if not upcasters.lifts:
+        # The parser validates straight from the JSON text; what fails is read again below
+        # only to say why.
+        with contextlib.suppress(ValidationError):
+            return _ADAPTER.validate_json(data)
     try:
         raw = json.loads(data)
     except ValueError as error:

@@ -6,6 +6,7 @@ folds events through it, so no two parts of CityLoop can disagree on a case's st
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -258,6 +259,12 @@ class LifecycleView:
     def may_follow(self, state: CaseState | None, event_type: str) -> bool:
         """Whether the event can still become legal for the case, by moves yet to come."""
         return any(allowed(candidate, event_type) for candidate in _reach(state, list(_MOVES)))
+
+
+@functools.cache
+def _ahead(start: CaseState | None) -> tuple[CaseState | None, ...]:
+    """Every state the case may still come to, by any moves."""
+    return _reach(start, list(_MOVES))
 
 
 def _reach(start: CaseState | None, moves: list[str]) -> tuple[CaseState | None, ...]:

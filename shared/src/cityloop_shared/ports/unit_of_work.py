@@ -28,6 +28,11 @@ Write = tuple[Executable, list[Row] | None]
 """A statement and the rows it is executed for (None: executed once, as it is)."""
 
 
+class RecordConflict(Exception):
+    """A write took a place another transaction holds: the same case's next event, an event
+    applied already, a key answered already. Running the work again settles it."""
+
+
 class Reader(ABC):
     """Reads outside a transaction: the queries of lists and work queues."""
 

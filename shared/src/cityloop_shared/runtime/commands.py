@@ -18,9 +18,9 @@ from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Request, status
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.envelope import CaseEvent, canonical_json
@@ -201,7 +201,11 @@ async def run_command(
     another transaction's (perhaps the same command, sent twice at once). A command that
     goes through, as nearly all do, costs no read for its key.
     """
-    fingerprint = hashlib.sha256(canonical_json(jsonable_encoder(request))).hexdigest()
+    fingerprint = (
+        hashlib.sha256(canonical_json(to_jsonable_python(request))).hexdigest()
+        if idempotency_key is not None
+        else ""
+    )
     attempts = 0
 
     async def first_answer() -> JSONResponse | None:
@@ -216,7 +220,7 @@ async def run_command(
             return first
         try:
             async with runtime.transaction() as transaction:
-                answer = jsonable_encoder(await work(transaction))
+                answer = to_jsonable_python(await work(transaction))
                 if idempotency_key is not None:
                     transaction.uow.answers.remember(
                         actor.id,

@@ -31,6 +31,8 @@ from cityloop_shared.runtime.transaction import Outcome
 log = get_logger("cityloop.consumer")
 
 _TYPE_HEADER = headers.EVENT_TYPE
+_TOLD = frozenset({Outcome.PARKED, Outcome.LATE, Outcome.DECLINED})
+"""Outcomes logged with the event's ids; dead letters are logged where they are sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +124,10 @@ async def _apply(runtime: ServiceRuntime, deliveries: list[Delivery]) -> None:
     async with runtime.transaction() as transaction:
         await transaction.prepare([delivery.event for delivery in deliveries])
         for delivery in deliveries:
-            with structlog.contextvars.bound_contextvars(**event_log_context(delivery.event)):
-                outcome = await transaction.receive(delivery.event, delivery.source)
-                if outcome is not Outcome.DUPLICATE:
-                    log.debug("case_event." + outcome.value, source=delivery.source)
+            outcome = await transaction.receive(delivery.event, delivery.source)
+            if outcome in _TOLD:
+                log.info(
+                    "case_event." + outcome.value,
+                    source=delivery.source,
+                    **event_log_context(delivery.event),
+                )

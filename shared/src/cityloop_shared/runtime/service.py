@@ -12,7 +12,7 @@ from faststream.kafka import KafkaBroker
 from cityloop_shared.adapters import open_database
 from cityloop_shared.contract.codec import encode
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
-from cityloop_shared.logging import get_logger
+from cityloop_shared.logging import event_log_context, get_logger
 from cityloop_shared.messaging import headers
 from cityloop_shared.messaging.broker import build_broker
 from cityloop_shared.messaging.topics import ensure_site_topics
@@ -83,6 +83,7 @@ class ServiceRuntime:
             transaction.settle()
             await transaction.uow.flush()
             for dead in transaction.dead:
+                log.warning("case_event.dead", **event_log_context(dead.event))
                 await self.send_dead_letter(
                     encode(dead.event), str(dead.event.case_id).encode(), dead.source, dead.reason
                 )

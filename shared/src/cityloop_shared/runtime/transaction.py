@@ -25,7 +25,7 @@ from cityloop_shared.contract.codec import decode
 from cityloop_shared.contract.envelope import CaseEvent, event_hash
 from cityloop_shared.contract.ids import derived_id, new_id
 from cityloop_shared.contract.lifecycle import CaseState, IllegalTransition
-from cityloop_shared.logging import get_logger
+from cityloop_shared.logging import event_log_context, get_logger
 from cityloop_shared.ports.tracker import OWN
 from cityloop_shared.ports.unit_of_work import Database, UnitOfWork
 from cityloop_shared.reference.bundle import ReferenceData
@@ -224,7 +224,6 @@ class StageTransaction(Generic[R]):
         """An event the case can never take: late if the stage applied something that happened
         after it (it is tracked, so it is not read again), a dead letter otherwise."""
         if record is not None and event.occurred_at <= record.last_occurred_at:
-            log.info("case_event.late", event_type=event.event_type, reason=str(refusal))
             self.uow.tracker.track(event, source, self.now)
             self._applied.add(event.event_id)
             return Outcome.LATE
@@ -255,7 +254,7 @@ class StageTransaction(Generic[R]):
         except IllegalTransition as moved_on:
             # The stage's view of the case moved past the reaction (a parked event released
             # after it): the reaction no longer applies, and nothing of it was written.
-            log.warning("reaction.skipped", event_type=event.event_type, reason=str(moved_on))
+            log.warning("reaction.skipped", reason=str(moved_on), **event_log_context(event))
 
     # --- deciding -----------------------------------------------------------------------------
     async def decide(

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, func, select
-from sqlalchemy.exc import IntegrityError
 
 from cityloop_shared.adapters.sql.tables import Moment, case_record_columns, tracking
 from cityloop_shared.adapters.sql.tables import metadata as shared_metadata
@@ -26,7 +25,7 @@ from cityloop_shared.contract.values import ClockStep
 from cityloop_shared.ports.answers import Answer
 from cityloop_shared.ports.clocks import Clock
 from cityloop_shared.ports.tracker import OWN
-from cityloop_shared.ports.unit_of_work import Database
+from cityloop_shared.ports.unit_of_work import Database, RecordConflict
 from cityloop_shared.stage.record import CaseRecord
 
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -177,7 +176,7 @@ class StorageContract:
         rival = replace_id(events[0])
         async with database.begin() as uow:
             uow.recorder.append(events, "topic")
-        with pytest.raises(IntegrityError) as collision:
+        with pytest.raises(RecordConflict) as collision:
             async with database.begin() as uow:
                 uow.recorder.append([rival], "topic")
         assert database.is_transient(collision.value)
@@ -224,7 +223,7 @@ class StorageContract:
         event = chain(1)[0]
         async with database.begin() as uow:
             uow.tracker.track(event, OWN, NOON)
-        with pytest.raises(IntegrityError):
+        with pytest.raises(RecordConflict):
             async with database.begin() as uow:
                 uow.tracker.track(event, "topic/0/1", NOON)
 

@@ -84,5 +84,5 @@ class SqlRecorder(Recorder):
         return [_entry(row) for row in await self._uow.rows(_UNPUBLISHED, {"limit": limit})]
 
     async def mark_published(self, positions: Sequence[int], at: datetime) -> None:
+        self._uow.write(_PUBLISHED, {"positions": list(positions), "at": at})
         await self._uow.flush()
-        await self._uow.conn.execute(_PUBLISHED, {"positions": list(positions), "at": at})

@@ -7,15 +7,16 @@ has, then the stage's own writes and the clocks' in the order they were made.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Table, insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
 from cityloop_shared.adapters.sql.answers import SqlAnswerBook
 from cityloop_shared.adapters.sql.clocks import SqlClockStore
+from cityloop_shared.adapters.sql.executor import Executor
 from cityloop_shared.adapters.sql.recorder import SqlRecorder
 from cityloop_shared.adapters.sql.states import SqlCaseStates
 from cityloop_shared.adapters.sql.tracker import SqlTracker
@@ -28,18 +29,23 @@ if TYPE_CHECKING:
 R = TypeVar("R", bound=CaseRecord)
 
 
+@functools.cache
+def _insert(table: Table) -> Executable:
+    """One statement a table: consecutive rows go as one, and a backend compiles it once."""
+    return insert(table)
+
+
 class SqlReader(Reader):
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
 
     async def rows(self, statement: Executable, parameters: Row | None = None) -> Sequence[Row]:
         await self.flush_pending()
-        result = await self.conn.execute(statement, dict(parameters) if parameters else None)
-        return cast(Sequence[Row], result.mappings().all())
+        return await self.executor.rows(statement, parameters)
 
     async def scalar(self, statement: Executable, parameters: Row | None = None) -> Any:
         await self.flush_pending()
-        return await self.conn.scalar(statement, dict(parameters) if parameters else None)
+        return await self.executor.scalar(statement, parameters)
 
     async def flush_pending(self) -> None:
         """Nothing to write before a read outside a transaction."""
@@ -51,8 +57,8 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
     clocks: SqlClockStore
     answers: SqlAnswerBook
 
-    def __init__(self, conn: AsyncConnection, database: SqlDatabase) -> None:
-        super().__init__(conn)
+    def __init__(self, executor: Executor, database: SqlDatabase) -> None:
+        super().__init__(executor)
         self.database = database
         self.recorder = SqlRecorder(self)
         self.tracker = SqlTracker(self)
@@ -69,7 +75,7 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
 
     def insert(self, table: Table, rows: Sequence[Row]) -> None:
         if rows:
-            self.write(insert(table), *rows)
+            self.write(_insert(table), *rows)
 
     def upsert(self, table: Table, key: Sequence[str], row: Row) -> None:
         self.write(self.database.upsert(table, tuple(key)), row)
@@ -97,6 +103,6 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
             self._ordered = []
         if not batches:
             return
-        async with self.database.pipelined(self.conn):
+        async with self.executor.pipelined():
             for statement, rows in batches:
-                await self.conn.execute(statement, rows)
+                await self.executor.execute(statement, rows)
