@@ -17,7 +17,8 @@ to close over HTTP with `concurrency` cases in flight, and reports:
   application in each consuming service (Kafka + relay + consumer + transaction), p50/p99;
 - how long each case took from report to close, p50/p99;
 - where the time goes: CPU milliseconds per closed case of each service, PostgreSQL, the
-  Kafka broker and the driver (read from ``/proc``), and database transactions per case.
+  Kafka broker and the driver (read from ``/proc``), database transactions per case, and
+  the desks' work-queue polls per case (and the entries they listed), by service.
 """
 
 from __future__ import annotations
@@ -42,12 +43,11 @@ import cpu_use
 import psycopg
 import stack_ceiling
 import uvloop
-from aiokafka.admin import AIOKafkaAdminClient
 from shapely.geometry import Point
 
 from cityloop_deploy import localstack
 from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet, FleetConfig
-from cityloop_deploy.pytest_plugin import libpq_url
+from cityloop_deploy.settings import libpq_url
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.auth import TokenSigner
@@ -116,6 +116,8 @@ class Watch:
         self.queue = queue
         self.waiting: dict[UUID, asyncio.Future[None]] = {}
         self.task: asyncio.Task[None] | None = None
+        self.polls = 0
+        self.listed = 0
 
     async def wait(self, case_id: UUID) -> None:
         arrived = self.waiting[case_id] = asyncio.get_running_loop().create_future()
@@ -139,7 +141,10 @@ class Watch:
         status, answer = await self.driver.call(stage, "GET", path, params=params, headers=headers)
         if status != 200:
             raise RuntimeError(f"{stage} {path}: {status} {answer}")
-        for case_id in listed(answer):
+        self.polls += 1
+        ids = listed(answer)
+        self.listed += len(ids)
+        for case_id in ids:
             arrived = self.waiting.pop(UUID(case_id), None)
             if arrived is not None:
                 arrived.set_result(None)
@@ -294,6 +299,14 @@ class Driver:
             await session.close()
 
 
+def desk_load(driver: Driver, counted: str, cases: int) -> dict[str, float]:
+    """Work-queue polls (or the entries they listed) per closed case, by serving service."""
+    total: dict[str, int] = defaultdict(int)
+    for watch in driver.watches.values():
+        total[watch.queue[0]] += getattr(watch, counted)
+    return {stage: round(n / cases, 2) for stage, n in sorted(total.items())}
+
+
 def hop_latencies(config: FleetConfig, database_url: str) -> dict[str, list[float]]:
     """Seconds from each event's occurrence to its application, per event type, all services."""
     journals = " UNION ALL ".join(
@@ -337,26 +350,6 @@ def transactions(database_url: str) -> int:
         ).fetchone()
     assert row is not None
     return int(row[0])
-
-
-def clear_away(config: FleetConfig, database_url: str) -> None:
-    """Drop the run's schemas and topics, so repeated runs do not fill the local stack."""
-    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
-        for stage in WORKFLOW_STAGES:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{config.schema(stage)}" CASCADE')
-
-    async def delete_topics() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=config.kafka_bootstrap)
-        await admin.start()
-        try:
-            prefix = f"{config.topic_namespace}."
-            await admin.delete_topics(
-                [t for t in await admin.list_topics() if t.startswith(prefix)]
-            )
-        finally:
-            await admin.close()
-
-    asyncio.run(delete_topics())
 
 
 def machine() -> str:
@@ -424,6 +417,7 @@ def main() -> None:
             driver.command_latency.clear()
             driver.case_seconds.clear()
             driver.closed.clear()
+            driver.watches.clear()
             before, ended = cpu_use.reading(watched), transactions(stack.settings.database_url)
             try:
                 seconds = await driver.run(args.cases, args.concurrency)
@@ -441,7 +435,7 @@ def main() -> None:
     finally:
         fleet.stop()
         if not args.keep:
-            clear_away(config, stack.settings.database_url)
+            fleet.clear_away()
 
     # The ceiling in the same run, on the same machine, once the fleet has stopped.
     ceiling = stack_ceiling.measure(
@@ -478,6 +472,8 @@ def main() -> None:
             name: round(1000 * used / args.cases, 1) for name, used in cpu.items()
         },
         "database_transactions_per_closed_case": round(ended / args.cases, 1),
+        "desk_polls_per_closed_case": desk_load(driver, "polls", args.cases),
+        "entries_listed_per_closed_case": desk_load(driver, "listed", args.cases),
     }
     print(json.dumps(results, indent=2, ensure_ascii=False))
     if args.json:

@@ -44,7 +44,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cityloop_deploy import localstack
-from cityloop_deploy.pytest_plugin import libpq_url
+from cityloop_deploy.settings import libpq_url
 
 COMMANDS_PER_CASE = 8
 """report, accept, register, dispatch, take, complete, check, close (bench/closed_loop.py)."""

@@ -19,9 +19,9 @@ from cityloop_deploy.paths import (
     find_repo_root,
     resolve_paths,
 )
-from cityloop_deploy.pytest_plugin import KafkaBrokerInfo, TopicFactory, libpq_url
+from cityloop_deploy.pytest_plugin import KafkaBrokerInfo, TopicFactory
 from cityloop_deploy.service import ServiceStatus
-from cityloop_deploy.settings import SettingsError, StackSettings, env_lines
+from cityloop_deploy.settings import SettingsError, StackSettings, env_lines, libpq_url
 
 REPO = find_repo_root()
 

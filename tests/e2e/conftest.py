@@ -6,12 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
-import psycopg
 import pytest
-from psycopg import sql
 
-from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet, FleetConfig
-from cityloop_deploy.pytest_plugin import libpq_url
+from cityloop_deploy.fleet import Fleet, FleetConfig
 from cityloop_deploy.site_fixtures import TEST_SECRET
 
 from .loop import Loop
@@ -45,13 +42,7 @@ def fleet(
     finally:
         fleet.stop()
         _print_failures(config.log_dir)
-        with psycopg.connect(libpq_url(postgres_url), autocommit=True) as conn:
-            for stage in WORKFLOW_STAGES:
-                conn.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                        sql.Identifier(config.schema(stage))
-                    )
-                )
+        fleet.clear_away()
 
 
 @pytest.fixture

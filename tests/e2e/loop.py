@@ -12,7 +12,7 @@ import httpx
 import psycopg
 
 from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet
-from cityloop_deploy.pytest_plugin import libpq_url
+from cityloop_deploy.settings import libpq_url
 from cityloop_deploy.site_fixtures import TEST_SECRET
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.runtime.auth import TokenSigner

@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from cityloop_deploy import containers, kafka, localstack
 from cityloop_deploy.probe import BrokerNotReadyError, run_sync, wait_for_broker
 from cityloop_deploy.service import StackError
+from cityloop_deploy.settings import libpq_url
 from cityloop_deploy.site_fixtures import (
     auth,
     service_settings,
@@ -145,11 +146,6 @@ def kafka_broker_info(request: pytest.FixtureRequest) -> Iterator[KafkaBrokerInf
 @pytest.fixture(scope="session")
 def kafka_bootstrap(kafka_broker_info: KafkaBrokerInfo) -> str:
     return kafka_broker_info.bootstrap
-
-
-def libpq_url(url: str) -> str:
-    """The SQLAlchemy URL without its driver, in the form psycopg.connect takes."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _start_postgres() -> tuple[str, Source, Callable[[], None] | None]:

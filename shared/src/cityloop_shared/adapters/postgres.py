@@ -63,7 +63,11 @@ class PostgresDatabase(SqlDatabase):
                 "row_factory": dict_row,
                 # Transactions are begun and ended by hand, inside one pipeline.
                 "autocommit": True,
+                # A stage runs a few dozen statements over and over: each is parsed and
+                # planned once per connection, from its second run on.
+                "prepare_threshold": 1,
             },
+            configure=_keep_prepared,
             open=False,
         )
         self._opening = asyncio.Lock()
@@ -106,6 +110,11 @@ class PostgresDatabase(SqlDatabase):
 
     async def dispose(self) -> None:
         await self.pool.close()
+
+
+async def _keep_prepared(conn: Connection) -> None:
+    # Room for every statement a stage runs, so none is evicted and prepared again.
+    conn.prepared_max = 256
 
 
 class PsycopgExecutor(Executor):
