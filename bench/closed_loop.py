@@ -47,8 +47,9 @@ from shapely.geometry import Point
 
 from cityloop_deploy import localstack
 from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet, FleetConfig
-from cityloop_deploy.settings import libpq_url
+from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.ports.tracker import OWN
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.auth import TokenSigner
 
@@ -319,7 +320,8 @@ def hop_latencies(config: FleetConfig, database_url: str) -> dict[str, list[floa
             rows = conn.execute(
                 f"SELECT t.event_type, EXTRACT(EPOCH FROM t.applied_at - j.occurred_at) "
                 f'FROM "{config.schema(stage)}".tracking t JOIN ({journals}) j USING (event_id) '
-                f"WHERE t.source <> 'journal'"
+                "WHERE t.source <> %s",
+                (OWN,),
             ).fetchall()
             for event_type, seconds in rows:
                 hops[event_type].append(float(seconds))
@@ -404,8 +406,8 @@ def main() -> None:
         extra_env={"CITYLOOP_AUTH_SECRET": SECRET, "CITYLOOP_LOG_LEVEL": "WARNING"},
     )
     fleet = Fleet(config)
-    fleet.start()
     try:
+        fleet.start()
         watched = cpu_use.local_stack(
             {os.getpid(): "driver"}
             | {service.pid: stage for stage, service in fleet.services.items() if service.pid}

@@ -21,8 +21,8 @@ from psycopg import sql
 
 from cityloop_casefile.app import SERVICE
 from cityloop_deploy import localstack
-from cityloop_deploy.settings import libpq_url
 from cityloop_shared.adapters import open_database
+from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract import CaseEvent, new_id
 from cityloop_shared.contract.examples import example_event
 from cityloop_shared.contract.flows import SUPERVISOR_DISTRICT

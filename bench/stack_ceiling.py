@@ -7,9 +7,10 @@ uvloop, httptools), and drives each with the closed-loop driver's client (aiohtt
 uvloop) on the same machine:
 
 - ``empty``: validates a small JSON body and answers; HTTP and nothing else;
-- ``write``: also inserts one row into PostgreSQL and commits, through psycopg directly;
-- ``write-sqlalchemy``: the same insert and commit through SQLAlchemy's async Core, the
-  way the services reach their database.
+- ``write``: also inserts one row into PostgreSQL and commits, through psycopg directly,
+  as the services' PostgreSQL adapter does;
+- ``write-sqlalchemy``: the same insert and commit through SQLAlchemy's async engine, the
+  way the services reached their database before that adapter: what going round it saves.
 
 A closed case takes eight commands, so requests per second divided by eight is the most
 closed cases per second the stack could carry if a command were only this, before one
@@ -44,7 +45,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cityloop_deploy import localstack
-from cityloop_deploy.settings import libpq_url
+from cityloop_shared.adapters.postgres import libpq_url
 
 COMMANDS_PER_CASE = 8
 """report, accept, register, dispatch, take, complete, check, close (bench/closed_loop.py)."""

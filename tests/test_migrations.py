@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, MetaData, Table, create_engine, text
+from sqlalchemy import Connection, MetaData, Table, create_engine, select, text
 
 from cityloop_deploy.fleet import WORKFLOW_STAGES
 from cityloop_shared.adapters.sql.tables import metadata as shared_metadata
@@ -72,6 +72,11 @@ def test_migrations_build_the_tables_the_service_uses(
 
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+REGISTERED_AT = NOW - timedelta(hours=1)
+NUMBER = "370212E060012026112000001"
+CATEGORY = {"standard": "GB/T 47678.5-2026", "kind": "event", "code": "06001"}
+"""The registration's category; the public reporter guessed another (a component's)."""
+REPORTED_CATEGORY = {"standard": "GB/T 47678.5-2026", "kind": "component", "code": "01002"}
 
 
 def _case_row(case_id: UUID) -> dict[str, Any]:
@@ -80,9 +85,9 @@ def _case_row(case_id: UUID) -> dict[str, Any]:
         "site": "370212",
         "status": "dispatched",
         "resume_to": None,
-        "case_number": "370212E060012026112000001",
+        "case_number": NUMBER,
         "channel": "public",
-        "category_code": "06001",
+        "category_code": CATEGORY["code"],
         "grid_code": "370212003001001",
         "department_id": "370212-sanitation",
         "deadline": NOW,
@@ -101,8 +106,8 @@ _OWN_ROWS: dict[str, tuple[str, dict[str, Any]]] = {
         "reports",
         {
             "channel": "public",
-            "category_kind": "event",
-            "category_code": "06001",
+            "category_kind": REPORTED_CATEGORY["kind"],
+            "category_code": REPORTED_CATEGORY["code"],
             "lon": 120.45,
             "lat": 36.13,
             "grid_code": "370212003001001",
@@ -120,10 +125,10 @@ _OWN_ROWS: dict[str, tuple[str, dict[str, Any]]] = {
     "dispatch": (
         "dispatch_cases",
         {
-            "case_number": "370212E060012026112000001",
-            "category_code": "06001",
+            "case_number": NUMBER,
+            "category_code": CATEGORY["code"],
             "grid_code": "370212003001001",
-            "urgency": "ordinary",
+            "urgency": "urgent",
             "time_limit_amount": 4,
             "time_limit_unit": "working_hours",
             "suggested_department_id": "370212-sanitation",
@@ -152,6 +157,62 @@ _OWN_ROWS: dict[str, tuple[str, dict[str, Any]]] = {
         {"supervisor_id": "sv-1", "requested_at": NOW, "due_at": NOW, "result": None, "rounds": 1},
     ),
 }
+_TIMELINE: list[tuple[str, datetime, dict[str, Any]]] = [
+    (
+        "case.reported",
+        NOW - timedelta(hours=2),
+        {"channel": "public", "category": REPORTED_CATEGORY, "description": "暴露垃圾"},
+    ),
+    (
+        "case.registered",
+        REGISTERED_AT,
+        {
+            "case_number": NUMBER,
+            "category": CATEGORY,
+            "grid_code": "370212003001001",
+            "level": "district",
+            "urgency": "urgent",
+            "time_limit": {"amount": 4, "unit": "working_hours"},
+        },
+    ),
+]
+"""What every stage's projection kept of the case's events, each payload as its JSON."""
+_CARRIED: dict[str, dict[str, Any]] = {
+    # The registration's category is the case's, whatever the reporter guessed.
+    "intake": {
+        "category_kind": CATEGORY["kind"],
+        "category_code": CATEGORY["code"],
+        "case_number": NUMBER,
+        "department_id": "370212-sanitation",
+        "deadline": NOW,
+    },
+    "casefile": {"category_kind": CATEGORY["kind"], "urgency": "urgent", "level": "district"},
+    # A dispatch and a forwarded feedback name the channel and the whole category.
+    "dispatch": {
+        "channel": "public",
+        "category_standard": CATEGORY["standard"],
+        "category_kind": CATEGORY["kind"],
+        "category_code": CATEGORY["code"],
+        "urgency": "urgent",
+        "registered_at": REGISTERED_AT,
+        "department_id": "370212-sanitation",
+        "deadline": NOW,
+    },
+    "disposal": {
+        "case_number": NUMBER,
+        "category_code": CATEGORY["code"],
+        "grid_code": "370212003001001",
+    },
+    # What the check, the call-back (回访) and the case's department come from.
+    "verification": {
+        "case_number": NUMBER,
+        "category_code": CATEGORY["code"],
+        "grid_code": "370212003001001",
+        "channel": "public",
+        "department_id": "370212-sanitation",
+    },
+}
+"""What each stage's record of the case takes from the released projection."""
 _RECORD_TABLES = {
     "intake": "reports",
     "casefile": "cases",
@@ -174,9 +235,10 @@ def _insert(conn: Connection, name: str, row: dict[str, Any]) -> None:
 def test_a_running_database_keeps_its_books_through_the_reshape(
     stage: str, database: tuple[str, str]
 ) -> None:
-    """A database of the released shape (revision 0002), with a case, an applied event and a
-    parked one, is upgraded: the case's record, its place in the lifecycle and its chain head
-    arrive in the stage's own table, and the inbox and parked events keep what they held."""
+    """A database of the released shape (revision 0002), with a case, its timeline, an
+    applied event and a parked one, is upgraded: the case's record, its place in the
+    lifecycle, its chain head and what the stage needs of it arrive in the stage's own table,
+    and the inbox and parked events keep what they held."""
     url, schema = database
     upgrade(DatabaseSettings(url=url), schema, migrations(stage), revision="0002")
     case_id, applied, waiting = uuid4(), uuid4(), uuid4()
@@ -185,6 +247,21 @@ def test_a_running_database_keeps_its_books_through_the_reshape(
     for conn in connect(url, schema):
         _insert(conn, "cases", case)
         _insert(conn, table, {"case_id": case_id, **own})
+        for event_type, at, payload in _TIMELINE:
+            _insert(
+                conn,
+                "timeline",
+                {
+                    "event_id": uuid4(),
+                    "case_id": case_id,
+                    "event_type": event_type,
+                    "actor_id": "chief-1",
+                    "actor_role": "duty_chief",
+                    "actor_site": "370212",
+                    "occurred_at": at,
+                    "payload": payload,
+                },
+            )
         _insert(
             conn,
             "inbox",
@@ -220,6 +297,9 @@ def test_a_running_database_keeps_its_books_through_the_reshape(
             "a" * 64,
         )
         assert UUID(str(record["last_event_id"])) == case["last_event_id"]
+        records = tables_in_use(stage).tables[_RECORD_TABLES[stage]]
+        carried = conn.execute(select(records)).mappings().one()
+        assert {name: carried[name] for name in _CARRIED[stage]} == _CARRIED[stage]
         tracked = conn.execute(text("SELECT event_id, source FROM tracking")).all()
         assert [(UUID(str(e)), s) for e, s in tracked] == [(applied, "t/0/1")]
         parked = conn.execute(text("SELECT event_id, case_id FROM parked")).all()

@@ -10,7 +10,7 @@ from cityloop_deploy.topology import declared
 from cityloop_shared.contract.lifecycle import CaseState, IllegalTransition, LifecycleView
 from cityloop_shared.contract.registry import EVENT_TYPES
 from cityloop_shared.contract.topics import Stage
-from cityloop_shared.contract.topology import topology_table, type_name
+from cityloop_shared.contract.topology import topology_table
 
 TABLE = Path(__file__).parents[1] / "docs" / "topology.md"
 
@@ -39,7 +39,7 @@ def test_every_followed_type_is_emitted_by_a_stage_that_declares_it() -> None:
         for model in topology.follows:
             emitters = model.emitted_by - {Stage.SYNC}
             assert model in emitted or not emitters, (
-                f"{topology.stage} follows {type_name(model)}, which no stage emits"
+                f"{topology.stage} follows {model.type_name()}, which no stage emits"
             )
 
 
@@ -65,7 +65,7 @@ def test_every_type_a_stage_emits_it_can_decide_somewhere() -> None:
         view = topology.view
         reachable = _reach_by(view, topology.follows_types | topology.emits_types)
         for model in topology.emits:
-            event_type = type_name(model)
+            event_type = model.type_name()
             assert any(view.allows(state, event_type) for state in reachable), (
                 f"{topology.stage} can never decide {event_type}"
             )

@@ -11,7 +11,7 @@ import psycopg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cityloop_deploy.fleet import Fleet, FleetConfig
-from cityloop_deploy.settings import libpq_url
+from cityloop_shared.adapters.postgres import libpq_url
 
 
 async def _topics(bootstrap: str, create: list[str] | None = None) -> set[str]:

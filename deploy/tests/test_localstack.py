@@ -21,7 +21,8 @@ from cityloop_deploy.paths import (
 )
 from cityloop_deploy.pytest_plugin import KafkaBrokerInfo, TopicFactory
 from cityloop_deploy.service import ServiceStatus
-from cityloop_deploy.settings import SettingsError, StackSettings, env_lines, libpq_url
+from cityloop_deploy.settings import SettingsError, StackSettings, env_lines
+from cityloop_shared.adapters.postgres import libpq_url
 
 REPO = find_repo_root()
 

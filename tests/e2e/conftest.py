@@ -36,8 +36,8 @@ def fleet(
         },
     )
     fleet = Fleet(config)
-    fleet.start()
     try:
+        fleet.start()
         yield fleet
     finally:
         fleet.stop()

@@ -12,8 +12,8 @@ import httpx
 import psycopg
 
 from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet
-from cityloop_deploy.settings import libpq_url
 from cityloop_deploy.site_fixtures import TEST_SECRET
+from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.runtime.auth import TokenSigner
 
@@ -104,6 +104,12 @@ class Loop:
             "casefile", f"/cases/{case_id}", self.auth(Role.DUTY_CHIEF)
         )
         return found
+
+    def timeline(self, case_id: UUID) -> list[str]:
+        """The event types of the case file's timeline, in its order."""
+        case = self.case(case_id)
+        assert case is not None, f"casefile holds no case {case_id}"
+        return [entry["event_type"] for entry in case["timeline"]]
 
     def until(self, what: str, probe: Callable[[], T | None], within: float = 30) -> T:
         """Poll ``probe`` until it finds something (events travel by Kafka)."""
@@ -269,6 +275,21 @@ class Loop:
             "deadline = now() - interval '1 minute' WHERE case_id = %s AND step = 'disposal'",
             case_id,
         )
+
+    def settle(self, within: float = 60) -> None:
+        """Until nothing is applied anywhere for a second and a half: longer than a consumer
+        batch waits (250 ms) or the tests' clock scans sleep (0.3 s), so what still travels
+        shows in the count."""
+
+        def applied() -> list[Any]:
+            return [self.sql(stage, "SELECT count(*) FROM tracking") for stage in WORKFLOW_STAGES]
+
+        def at_rest() -> bool | None:
+            before = applied()
+            time.sleep(1.5)
+            return True if applied() == before else None
+
+        self.until("the stages at rest", at_rest, within)
 
     def sql(self, stage: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
         schema = self.fleet.config.schema(stage)

@@ -4,7 +4,6 @@ the source document's two district flows and every detour the workflow allows.""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from uuid import UUID
 
 from cityloop_shared.contract.actors import Role
 from cityloop_shared.contract.flows import PUBLIC_DISTRICT, SUPERVISOR_DISTRICT
@@ -12,17 +11,11 @@ from cityloop_shared.contract.flows import PUBLIC_DISTRICT, SUPERVISOR_DISTRICT
 from .loop import Loop
 
 
-def timeline(loop: Loop, case_id: UUID) -> list[str]:
-    case = loop.case(case_id)
-    assert case is not None
-    return [entry["event_type"] for entry in case["timeline"]]
-
-
 def test_a_public_report_goes_round_the_loop(loop: Loop) -> None:
     """社会公众 → 受理 → 核实 → 立案 → 派遣 → 处置 → 反馈 → 核查 → 结案."""
     case_id = loop.run_to_close("public")
     loop.await_status(case_id, "closed")
-    assert timeline(loop, case_id) == PUBLIC_DISTRICT
+    assert loop.timeline(case_id) == PUBLIC_DISTRICT
     # The public sees the end too: intake follows it for the request's Open311 status.
     request = loop.until(
         "the closed Open311 request",
@@ -42,7 +35,7 @@ def test_supervisor_and_video_reports_skip_verification(loop: Loop) -> None:
     for channel in ("supervisor", "video"):
         case_id = loop.run_to_close(channel)
         loop.await_status(case_id, "closed")
-        assert timeline(loop, case_id) == SUPERVISOR_DISTRICT
+        assert loop.timeline(case_id) == SUPERVISOR_DISTRICT
 
 
 def test_cancellation(loop: Loop) -> None:
@@ -67,7 +60,7 @@ def test_cancellation(loop: Loop) -> None:
     )
     # A case never registered never reaches the command centre: it has nothing to dispatch.
     assert dispatched.status_code == 404
-    assert "case.dispatched" not in timeline(loop, case_id)
+    assert "case.dispatched" not in loop.timeline(case_id)
 
 
 def test_voiding_with_approval(loop: Loop) -> None:
@@ -98,7 +91,7 @@ def test_voiding_with_approval(loop: Loop) -> None:
         ),
     )
     assert stopped
-    assert timeline(loop, case_id)[-2:] == ["void.requested", "case.voided"]
+    assert loop.timeline(case_id)[-2:] == ["void.requested", "case.voided"]
 
 
 def test_return_and_redispatch(loop: Loop) -> None:
@@ -207,7 +200,7 @@ def test_a_failed_check_sends_the_case_back_to_the_same_department(loop: Loop) -
     loop.check(case_id, passed=True)
     loop.close(case_id)
     loop.await_status(case_id, "closed")
-    events = timeline(loop, case_id)
+    events = loop.timeline(case_id)
     assert events.count("check.failed") == 1
     assert events.count("disposal.completed") == 2
 
@@ -221,7 +214,17 @@ def test_an_overdue_case_turns_red_once(loop: Loop) -> None:
     loop.await_event(case_id, "time_limit.overdue")
     overdue = loop.await_status(case_id, "dispatched")
     assert overdue["overdue"] is True
-    events = timeline(loop, case_id)
+    events = loop.timeline(case_id)
+    assert events.count("time_limit.warning") == 1
+    assert events.count("time_limit.overdue") == 1
+    # Dispatch scans its clocks every 0.3 s: by the time every stage is still, it has scanned
+    # the spent clock many times more, and neither decided nor sent a signal again.
+    loop.settle()
+    decided = loop.sql(
+        "dispatch", "SELECT event_type FROM journal WHERE case_id = %s ORDER BY sequence", case_id
+    )
+    assert decided == [("case.dispatched",), ("time_limit.warning",), ("time_limit.overdue",)]
+    events = loop.timeline(case_id)
     assert events.count("time_limit.warning") == 1
     assert events.count("time_limit.overdue") == 1
 
@@ -255,4 +258,4 @@ def test_illegal_commands_are_refused_and_change_nothing(loop: Loop) -> None:
     assert malformed.status_code == 422
     assert "passed" in malformed.text
     loop.await_event(case_id, "check.requested")
-    assert timeline(loop, case_id) == SUPERVISOR_DISTRICT[:8]
+    assert loop.timeline(case_id) == SUPERVISOR_DISTRICT[:8]

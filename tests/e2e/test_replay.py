@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -56,19 +55,11 @@ def test_every_stage_replays_into_sqlite_as_it_ran(
     loop.disposal_time_passes(late)
     loop.await_event(late, "time_limit.overdue")
     loop.await_status(closed, "closed")
-    loop.until("the stages at rest", lambda: _at_rest(loop) or None, within=60)
+    loop.settle()
 
     # The test moved the late case's disposal marks by hand (loop.disposal_time_passes),
     # outside any event: the replay counts them from the events, as the service did.
     asyncio.run(_replay_all(fleet, postgres_url, tmp_path, moved=(late, "disposal")))
-
-
-def _at_rest(loop: Loop) -> bool:
-    """Nothing applied anywhere for a second and a half (a consumer batch waits 250 ms)."""
-    counts = [loop.sql(stage, "SELECT count(*) FROM tracking")[0][0] for stage in WORKFLOW_STAGES]
-    time.sleep(1.5)
-    again = [loop.sql(stage, "SELECT count(*) FROM tracking")[0][0] for stage in WORKFLOW_STAGES]
-    return counts == again
 
 
 async def _replay_all(

@@ -22,7 +22,7 @@ import psycopg
 from aiokafka.admin import AIOKafkaAdminClient
 from psycopg import sql
 
-from cityloop_deploy.settings import libpq_url
+from cityloop_shared.adapters.postgres import libpq_url
 
 WORKFLOW_STAGES = ("intake", "casefile", "dispatch", "disposal", "verification")
 BASE_PORT = 8101

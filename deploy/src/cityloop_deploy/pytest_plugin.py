@@ -26,7 +26,6 @@ from sqlalchemy.engine import make_url
 from cityloop_deploy import containers, kafka, localstack
 from cityloop_deploy.probe import BrokerNotReadyError, run_sync, wait_for_broker
 from cityloop_deploy.service import StackError
-from cityloop_deploy.settings import libpq_url
 from cityloop_deploy.site_fixtures import (
     auth,
     service_settings,
@@ -35,6 +34,7 @@ from cityloop_deploy.site_fixtures import (
     topic_namespace,
     upstream,
 )
+from cityloop_shared.adapters.postgres import libpq_url
 
 KAFKA_ENV = "CITYLOOP_TEST_KAFKA_BOOTSTRAP_SERVERS"
 DATABASE_ENV = "CITYLOOP_TEST_DATABASE_URL"

@@ -7,8 +7,6 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy.engine import make_url
-
 from cityloop_deploy.service import StackError
 
 KAFKA_BOOTSTRAP_ENV = "CITYLOOP_KAFKA_BOOTSTRAP_SERVERS"
@@ -80,8 +78,3 @@ class StackSettings:
 def env_lines(settings: StackSettings, *, export: bool = False) -> list[str]:
     prefix = "export " if export else ""
     return [f"{prefix}{key}={shlex.quote(value)}" for key, value in settings.service_env().items()]
-
-
-def libpq_url(url: str) -> str:
-    """The SQLAlchemy URL without its driver, in the form psycopg.connect takes."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

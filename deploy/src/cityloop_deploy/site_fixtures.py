@@ -18,7 +18,8 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
 from cityloop_shared.contract.actors import Actor, Role
@@ -128,6 +129,40 @@ async def topic_records(
         return records
     finally:
         await consumer.stop()
+
+
+async def read_to_the_end(runtime: ServiceRuntime) -> None:
+    """Until the service's consumer has committed every record now on the topics it reads.
+    Whatever it did not apply by then, it dropped: the way to show that an event it does not
+    follow changed nothing, without sleeping."""
+    bootstrap = runtime.settings.kafka.bootstrap_servers
+    topics = runtime.service.rules.topology.topics(runtime.site, runtime.namespace)
+    group = runtime.topic.removesuffix(".v1")  # the group its consumer subscribes in
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        # The partitions as the broker describes them: a fresh consumer's own metadata need
+        # not know the test's topics yet, and no partition would mean nothing to wait for.
+        partitions = [
+            TopicPartition(described["topic"], partition["partition"])
+            for described in await admin.describe_topics(topics)
+            for partition in described["partitions"]
+        ]
+        assert partitions, f"no partitions known for {topics}"
+        ends = await consumer.end_offsets(partitions)
+
+        async def behind() -> dict[TopicPartition, tuple[int, int]]:
+            """The partitions the group has not committed to their end: (committed, end)."""
+            offsets = await admin.list_consumer_group_offsets(group)
+            committed = {p: offsets[p].offset if p in offsets else 0 for p in partitions}
+            return {p: (committed[p], end) for p, end in ends.items() if end > committed[p]}
+
+        await eventually(behind, lambda lagging: not lagging)
+    finally:
+        await consumer.stop()
+        await admin.close()
 
 
 class UpstreamStage:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
-import pytest_asyncio
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import update
 
 from cityloop_deploy.site_fixtures import UpstreamStage, eventually, topic_records
@@ -25,7 +23,6 @@ from cityloop_shared.contract import (
     Role,
     Stage,
     decode,
-    encode,
     event_topic,
     new_id,
     verify_chain,
@@ -69,13 +66,13 @@ from cityloop_shared.contract.values import (
 )
 from cityloop_shared.messaging import headers
 from cityloop_shared.ports.clocks import Clock
+from cityloop_shared.ports.tracker import OWN
 from cityloop_shared.runtime.service import ServiceRuntime
-from cityloop_shared.settings import ServiceSettings
+from cityloop_shared.runtime.timers import scan_clocks
 
 Client = tuple[httpx.AsyncClient, ServiceRuntime]
 Upstream = Callable[[Stage], UpstreamStage]
 Auth = Callable[..., dict[str, str]]
-Publish = Callable[[Stage, CaseEvent], Awaitable[None]]
 
 SITE = "370212"
 GRID = "370212003001001"
@@ -88,35 +85,6 @@ DISPATCHER = Actor(id="dispatcher-1", role=Role.DISPATCHER, site=SITE)
 STAFF = Actor(id="staff-1", role=Role.DEPARTMENT, site=SITE, department_id=DEPARTMENT)
 FIELD = Actor(id=SUPERVISOR, role=Role.FIELD_SUPERVISOR, site=SITE)
 CHIEF = Actor(id="chief-1", role=Role.DUTY_CHIEF, site=SITE)
-
-
-@pytest_asyncio.fixture
-async def publish(service_settings: ServiceSettings) -> AsyncIterator[Publish]:
-    """Publishes an event made by the test as it is, on a stage's topic: for the event that
-    must be made before it is sent (its effects waiting for it), a chosen id or moment, or
-    a redelivery."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=service_settings.kafka.bootstrap_servers, enable_idempotence=True
-    )
-    await producer.start()
-
-    async def send(stage: Stage, event: CaseEvent) -> None:
-        topic = event_topic(service_settings.site, stage, service_settings.topic_namespace)
-        await producer.send_and_wait(
-            topic,
-            encode(event),
-            key=str(event.case_id).encode(),
-            headers=[
-                (headers.EVENT_TYPE, event.event_type.encode()),
-                (headers.EVENT_ID, str(event.event_id).encode()),
-                (headers.CASE_ID, str(event.case_id).encode()),
-            ],
-        )
-
-    try:
-        yield send
-    finally:
-        await producer.stop()
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -487,6 +455,9 @@ async def test_registration_time_running_out_is_signalled_once_each(
     assert datetime.fromisoformat(warning["occurred_at"]) == warn_at
     assert datetime.fromisoformat(overdue["occurred_at"]) == deadline
     assert detail["overdue"] is False
+    # A scan now finds nothing again: each signal was decided once.
+    assert await scan_clocks(runtime) == 0
+    assert event_types(await case_file(client, case_id, chief)) == event_types(detail)
     records = await topic_records(runtime.settings.kafka.bootstrap_servers, runtime.topic, 3)
     signals = [decode(r.value).event_type for r in records]
     assert signals == ["case.accepted", "time_limit.warning", "time_limit.overdue"]
@@ -694,7 +665,7 @@ async def test_forwarding_to_the_city_is_recorded(
 
 # --- the case file: every stage's events, in lifecycle order ----------------------------------
 async def test_the_case_file_follows_every_stage_in_lifecycle_order(
-    casefile: Client, auth: Auth, upstream: Upstream, publish: Publish
+    casefile: Client, auth: Auth, upstream: Upstream
 ) -> None:
     """A supervisor's case round the loop, its events from four topics: the department's
     acceptance arrives before the dispatch it answers and waits for it; a check requested
@@ -736,7 +707,7 @@ async def test_the_case_file_follows_every_stage_in_lifecycle_order(
     assert await eventually(parked, lambda ids: ids == [taken.event_id])
     assert event_types(await case_file(client, case_id, chief))[-1] == "case.registered"
 
-    await publish(Stage.DISPATCH, dispatched)
+    await upstream(Stage.DISPATCH).publish(dispatched)
     await known(client, case_id, chief, lambda case: case["status"] == "in_disposal")
     assert await parked() == []
 
@@ -755,7 +726,7 @@ async def test_the_case_file_follows_every_stage_in_lifecycle_order(
         previous=dispatched.link(),
         cause=completed,
     )
-    await publish(Stage.DISPATCH, feedback)
+    await upstream(Stage.DISPATCH).publish(feedback)
     await known(client, case_id, chief, lambda case: case["status"] == "feedback_forwarded")
     # Verification's reaction takes its cause's moment; its id even sorts before the cause's.
     check = CheckRequested.create(
@@ -768,7 +739,7 @@ async def test_the_case_file_follows_every_stage_in_lifecycle_order(
         occurred_at=feedback.occurred_at,
         event_id=UUID(int=feedback.event_id.int - 1),
     )
-    await publish(Stage.VERIFICATION, check)
+    await upstream(Stage.VERIFICATION).publish(check)
     passed = CheckPassed.create(
         case_id=case_id,
         site=SITE,
@@ -777,7 +748,7 @@ async def test_the_case_file_follows_every_stage_in_lifecycle_order(
         previous=check.link(),
         cause=check,
     )
-    await publish(Stage.VERIFICATION, passed)
+    await upstream(Stage.VERIFICATION).publish(passed)
     closed = CaseClosed.create(
         case_id=case_id,
         site=SITE,
@@ -786,7 +757,7 @@ async def test_the_case_file_follows_every_stage_in_lifecycle_order(
         previous=passed.link(),
         cause=passed,
     )
-    await publish(Stage.VERIFICATION, closed)
+    await upstream(Stage.VERIFICATION).publish(closed)
 
     detail = await known(client, case_id, chief, lambda case: case["status"] == "closed")
     assert event_types(detail) == SUPERVISOR_DISTRICT
@@ -799,7 +770,7 @@ async def test_the_case_file_follows_every_stage_in_lifecycle_order(
         history = [applied for applied in await uow.tracker.history() if applied.case_id == case_id]
     assert [applied.event_type for applied in history] == SUPERVISOR_DISTRICT
     sources = {applied.event_type: applied.source for applied in history}
-    assert sources["case.accepted"] == "journal"
+    assert sources["case.accepted"] == OWN
     assert sources["disposal.accepted"].startswith(
         event_topic(SITE, Stage.DISPOSAL, runtime.namespace) + "/"
     )
@@ -904,7 +875,7 @@ async def test_what_the_case_cannot_take_goes_to_the_dead_letter_topic(
 
 
 async def test_a_redelivered_event_is_applied_once(
-    casefile: Client, auth: Auth, upstream: Upstream, publish: Publish
+    casefile: Client, auth: Auth, upstream: Upstream
 ) -> None:
     """A reminder (催办) read twice, as after a consumer's crash before its commit: an
     observation the case could take again, so only the inbox keeps it single. The
@@ -930,7 +901,7 @@ async def test_a_redelivered_event_is_applied_once(
         payload=FollowUpPayload(message="请尽快处置", department_id=DEPARTMENT),
     )
 
-    await publish(Stage.DISPATCH, reminder)
+    await upstream(Stage.DISPATCH).publish(reminder)
     await dispatch.emit(
         SupervisionIssued,
         case_id=case_id,

@@ -704,7 +704,7 @@ def test_casefile_decides_nothing_on_its_own() -> None:
     case = case_file(CaseStatus.DISPATCHED)
 
     for model in TOPOLOGY.follows:
-        name = model.model_fields["event_type"].default
+        name = model.type_name()
         assert RULES.react(case, event(name), REFERENCE) == (), name
 
 
@@ -771,6 +771,34 @@ def test_registration_stops_the_registration_clock() -> None:
     assert time(case, event("case.registered"), REFERENCE) == [Stop(ClockStep.REGISTRATION, NOW)]
 
 
+def clocks_along(
+    event_types: list[str], payloads: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[list[set[ClockStep]], list[ClockStep]]:
+    """The clocks of case building running after each event of the path, as ``time`` starts
+    and stops them, and the steps the path's last event stops. Every stop must find its clock
+    running: a stop of a clock that is not writes an update that changes nothing."""
+    running: set[ClockStep] = set()
+    after_each: list[set[ClockStep]] = []
+    stopped: list[ClockStep] = []
+    for minute, (event_type, case) in enumerate(
+        zip(event_types, replay(event_types, payloads), strict=True)
+    ):
+        changed = (payloads or {}).get(event_type, {})
+        applied = event(event_type, NOW + timedelta(minutes=minute), **changed)
+        stopped = []
+        for change in time(case, applied, REFERENCE):
+            assert change.step in TOPOLOGY.clocks, change
+            if isinstance(change, Start):
+                running.add(change.step)
+            else:
+                assert isinstance(change, Stop), change
+                assert change.step in running, (event_type, change)
+                running.discard(change.step)
+                stopped.append(change.step)
+        after_each.append(set(running))
+    return after_each, stopped
+
+
 @pytest.mark.parametrize(
     ("event_type", "status"),
     [("case.cancelled", CaseStatus.CANCELLED), ("case.voided", CaseStatus.VOIDED)],
@@ -783,6 +811,18 @@ def test_an_end_stops_every_clock_of_case_building(event_type: str, status: Case
         Stop(ClockStep.VERIFICATION, NOW),
         Stop(ClockStep.REGISTRATION, NOW),
     ]
+
+
+@pytest.mark.parametrize("flow", sorted(SOURCE_FLOWS))
+def test_each_source_flow_stops_every_clock_it_starts_by_registration(flow: str) -> None:
+    verified = flow.startswith("public")
+    running, _ = clocks_along(
+        SOURCE_FLOWS[flow], {"case.accepted": {"needs_verification": verified}}
+    )
+
+    registered = SOURCE_FLOWS[flow].index("case.registered")
+    assert running[registered - 1] == {ClockStep.REGISTRATION}
+    assert all(after == set() for after in running[registered:])
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """An old casefile database brought to the new shape (revision 0003), on both backends: what
-the verification tasks, the acceptances and the voiding requests said moves onto the case
-rows, which load as case files, each case's last change kept as its ``last_occurred_at``."""
+the verification tasks, the voiding requests of open cases, the reports and the registrations
+said moves onto the case rows, which load as case files, each case's last change kept as its
+``last_occurred_at``."""
 
 from __future__ import annotations
 
@@ -33,6 +34,12 @@ REGISTRATION = {
     "time_limit": {"amount": 2, "unit": "working_hours"},
 }
 """A case.registered payload as written before the reshape (no channel yet)."""
+REPORTED_EVENT = {
+    "channel": "public",
+    "category": {"standard": "GB/T 47678.5-2026", "kind": "event", "code": "06001"},
+    "description": "暴露垃圾",
+}
+"""A case.reported payload whose reporter named the category (an event's)."""
 
 
 async def test_an_old_postgresql_case_file_is_converted(postgres_url: str, pg_schema: str) -> None:
@@ -56,7 +63,7 @@ async def check_conversion(
     """Cases in every situation 0003 reads, written as revision 0002 kept them, then loaded
     through the new store after the upgrade."""
     upgrade(migrating, schema or "casefile", MIGRATIONS, revision="0002")
-    reported, awaiting, verified, unverified, voiding = (new_id() for _ in range(5))
+    reported, awaiting, verified, unverified, voiding, closed = (new_id() for _ in range(6))
     engine = sa.create_engine(migrating.url)
     try:
         with engine.begin() as conn:
@@ -68,27 +75,41 @@ async def check_conversion(
                     _old_case(verified, "verified", changed=3),
                     _old_case(unverified, "registered", changed=4),
                     _old_case(voiding, "dispatched", changed=5),
+                    _old_case(closed, "closed", changed=6),
                 ],
             )
-            # Accepted for verification, the task not sent yet: only the acceptance says so.
-            # The registration alone says how urgent the case is, its level and its kind.
+            # The registration alone says how urgent the case is and its level; its kind is
+            # the reporter's until then.
             conn.execute(
                 sa.insert(_old_timeline(schema)),
                 [
+                    _old_entry(reported, "case.reported", REPORTED_EVENT),
                     _old_entry(awaiting, "case.accepted", {"needs_verification": True}),
+                    _old_entry(unverified, "case.reported", REPORTED_EVENT),
                     _old_entry(unverified, "case.accepted", {"needs_verification": False}),
                     _old_entry(unverified, "case.registered", REGISTRATION),
                 ],
             )
+            # Accepted for verification, the task not sent yet: its row has no supervisor.
             conn.execute(
-                sa.insert(
-                    _old_table("verification_tasks", schema, "supervisor_id", "confirmed")
-                ).values(case_id=verified, supervisor_id="sv-370212-03", confirmed=True)
+                sa.insert(_old_table("verification_tasks", schema, "supervisor_id", "confirmed")),
+                [
+                    {"case_id": awaiting, "supervisor_id": None, "confirmed": None},
+                    {"case_id": verified, "supervisor_id": "sv-370212-03", "confirmed": True},
+                ],
             )
+            # The released service left a request pending when its case closed.
             conn.execute(
-                sa.insert(_old_table("void_requests", schema, "requested_by", "reason")).values(
-                    case_id=voiding, requested_by="op-1", reason="重复立案", requested_at=AT
-                )
+                sa.insert(_old_table("void_requests", schema, "requested_by", "reason")),
+                [
+                    {
+                        "case_id": case,
+                        "requested_by": "op-1",
+                        "reason": "重复立案",
+                        "requested_at": AT,
+                    }
+                    for case in (voiding, closed)
+                ],
             )
 
         upgrade(migrating, schema or "casefile", MIGRATIONS)
@@ -101,19 +122,22 @@ async def check_conversion(
     try:
         async with database.begin() as uow:
             found = await uow.states(cases, CaseFile).load(
-                [reported, awaiting, verified, unverified, voiding]
+                [reported, awaiting, verified, unverified, voiding, closed]
             )
     finally:
         await database.dispose()
 
     assert {"verification_tasks", "void_requests"}.isdisjoint(tables)
-    assert len(found) == 5
+    assert len(found) == 6
     registered = found[unverified]
+    # The registration's kind, not the reporter's.
     assert (registered.urgency, registered.level, registered.category_kind) == (
         Urgency.URGENT,
         CaseLevel.CITY,
         CaseKind.COMPONENT,
     )
+    assert found[reported].category_kind is CaseKind.EVENT
+    assert found[awaiting].category_kind is None
     # Not registered: the urgency is the acceptance's, which had none before 0003.
     assert {found[case].urgency for case in (reported, awaiting, verified, voiding)} == {
         Urgency.ORDINARY
@@ -136,10 +160,17 @@ async def check_conversion(
         found[voiding].void_requested_at,
     ) == ("op-1", "重复立案", AT)
     assert found[verified].void_requested_by is None
+    # Nothing is left to decide once the case closed.
+    assert (
+        found[closed].void_requested_by,
+        found[closed].void_reason,
+        found[closed].void_requested_at,
+    ) == (None, None, None)
     # Each case's own last change (the old updated_at), not another case's.
     assert [
-        found[case].last_occurred_at for case in (reported, awaiting, verified, unverified, voiding)
-    ] == [AT + timedelta(minutes=changed) for changed in range(1, 6)]
+        found[case].last_occurred_at
+        for case in (reported, awaiting, verified, unverified, voiding, closed)
+    ] == [AT + timedelta(minutes=changed) for changed in range(1, 7)]
 
 
 def _old_case(case_id: UUID, status: str, changed: int) -> dict[str, Any]:

@@ -3,17 +3,16 @@ tests read of it: its records, what it applied, and whether it has read all it w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from uuid import UUID
 
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 import cityloop_intake
-from cityloop_deploy.site_fixtures import eventually, serve_in_process
+from cityloop_deploy.site_fixtures import read_to_the_end, serve_in_process
 from cityloop_intake.state import Report
 from cityloop_intake.store import reports
 from cityloop_shared.ports.tracker import Applied
@@ -72,40 +71,7 @@ def applications(intake: Served) -> Applications:
 
 @pytest.fixture
 def caught_up(intake: Served) -> CaughtUp:
-    """``await caught_up()``: until intake's consumer has committed every record of the
-    topics it reads. Whatever it did not apply by then, it dropped: the way to show that an
-    event it does not follow changed nothing, without sleeping."""
+    """``await caught_up()``: until intake's consumer has read to the end of the topics it
+    reads (:func:`cityloop_deploy.site_fixtures.read_to_the_end`)."""
     _, runtime = intake
-    bootstrap = runtime.settings.kafka.bootstrap_servers
-    topics = runtime.service.rules.topology.topics(runtime.site, runtime.namespace)
-    group = runtime.topic.removesuffix(".v1")
-
-    async def committed_everything() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        ends = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-        await admin.start()
-        await ends.start()
-        try:
-            partitions = [
-                TopicPartition(described["topic"], partition["partition"])
-                for described in await admin.describe_topics(topics)
-                for partition in described["partitions"]
-            ]
-            assert partitions, f"no partitions known for {topics}"
-
-            async def behind() -> dict[TopicPartition, tuple[int, int]]:
-                """Partitions whose records the group has not all committed: (done, end)."""
-                end = await ends.end_offsets(partitions)
-                done = await admin.list_consumer_group_offsets(group)
-                return {
-                    p: (done[p].offset if p in done else 0, end[p])
-                    for p in partitions
-                    if end[p] > (done[p].offset if p in done else 0)
-                }
-
-            await eventually(behind, lambda lagging: not lagging)
-        finally:
-            await ends.stop()
-            await admin.close()
-
-    return committed_everything
+    return functools.partial(read_to_the_end, runtime)

@@ -261,7 +261,7 @@ def test_the_same_report_gives_the_same_payload() -> None:
 def test_a_report_drafts_one_case_reported_with_its_likely_duplicates() -> None:
     payload = report_payload(command(), REFERENCE, SITE)
     earlier = (UUID(int=1), UUID(int=2))
-    decision = report(None, Filing(payload, earlier), context())
+    decision = report(None, Filing(command(), earlier), context())
     [draft] = decision.events
     assert draft.model is CaseReported
     assert draft.event_type == "case.reported"
@@ -270,11 +270,29 @@ def test_a_report_drafts_one_case_reported_with_its_likely_duplicates() -> None:
 
 
 def test_a_report_without_duplicates_answers_none() -> None:
-    payload = report_payload(command(location={"grid_code": "370212002003001"}), REFERENCE, SITE)
-    decision = report(None, Filing(payload, ()), context())
+    by_grid = command(location={"grid_code": "370212002003001"})
+    decision = report(None, Filing(by_grid, ()), context())
     assert decision.answer["grid_code"] == "370212002003001"
     assert decision.answer["possible_duplicates"] == ()
-    assert decision == report(None, Filing(payload, ()), context())
+    assert decision == report(None, Filing(by_grid, ()), context())
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "kind"),
+    [
+        ({"category_code": "99999"}, ("category_code",), "unknown_category"),
+        ({"location": {"lon": 121.0, "lat": 37.0}}, ("location",), "outside_grids"),
+        ({"location": {"grid_code": SHINAN_GRID}}, ("location", "grid_code"), "other_district"),
+    ],
+)
+def test_the_decision_checks_the_report_itself(
+    changes: dict[str, Any], field: tuple[str, ...], kind: str
+) -> None:
+    """Both front doors hand the decision the command as sent (and the duplicates read for
+    it): the dictionary and the grid map are the decision's to check."""
+    with pytest.raises(Invalid) as refused:
+        report(None, Filing(command(**changes), (UUID(int=1),)), context())
+    assert (refused.value.loc, refused.value.kind) == (("body", *field), kind)
 
 
 # --- channel_roles ------------------------------------------------------------------------------

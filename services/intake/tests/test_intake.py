@@ -10,7 +10,6 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
 from cityloop_deploy.site_fixtures import UpstreamStage, eventually, topic_records
@@ -24,7 +23,6 @@ from cityloop_shared.contract import (
     Role,
     Stage,
     decode,
-    encode,
     event_topic,
     verify_chain,
 )
@@ -73,7 +71,6 @@ from cityloop_shared.contract.events.verification import (
     CheckResultPayload,
 )
 from cityloop_shared.contract.values import CaseLevel, Category, TimeLimit, TimeUnit
-from cityloop_shared.messaging import headers as kafka_headers
 from cityloop_shared.ports.tracker import OWN, Applied
 from cityloop_shared.runtime.service import ServiceRuntime
 
@@ -98,7 +95,9 @@ OPERATOR = Actor(id="op-1", role=Role.ACCEPTANCE_OPERATOR, site=SITE)
 FIELD = Actor(id=SUPERVISOR, role=Role.FIELD_SUPERVISOR, site=SITE)
 CHIEF = Actor(id="chief-1", role=Role.DUTY_CHIEF, site=SITE)
 DISPATCHER = Actor(id="dispatcher-1", role=Role.DISPATCHER, site=SITE)
-DEPARTMENT = Actor(id="dept-1", role=Role.DEPARTMENT, site=SITE, department_id="370212-urban")
+URBAN = "370212-urban"
+"""崂山区城市管理局."""
+DEPARTMENT = Actor(id="dept-1", role=Role.DEPARTMENT, site=SITE, department_id=URBAN)
 
 
 async def intake_events(runtime: ServiceRuntime, count: int) -> list[CaseReported]:
@@ -130,6 +129,62 @@ def registration(case_number: str, code: str = "06001") -> CaseRegisteredPayload
         level=CaseLevel.DISTRICT,
         time_limit=TimeLimit(amount=3, unit=TimeUnit.WORKING_DAYS),
     )
+
+
+def dispatch_to_urban(deadline: datetime) -> Step:
+    """The command centre dispatches the case to 崂山区城市管理局, due by ``deadline``."""
+    return (
+        Stage.DISPATCH,
+        CaseDispatched,
+        DISPATCHER,
+        CaseDispatchedPayload(department_id=URBAN, deadline=deadline),
+    )
+
+
+def taken_and_extended(extended: datetime) -> list[Step]:
+    """The department takes the case and asks for time until ``extended``; it is granted."""
+    return [
+        (
+            Stage.DISPOSAL,
+            DisposalAccepted,
+            DEPARTMENT,
+            DisposalAcceptedPayload(department_id=URBAN),
+        ),
+        (
+            Stage.DISPOSAL,
+            ExtensionRequested,
+            DEPARTMENT,
+            ExtensionRequestedPayload(proposed_deadline=extended, reason="材料未到"),
+        ),
+        (
+            Stage.DISPATCH,
+            ExtensionDecided,
+            DISPATCHER,
+            ExtensionDecidedPayload(approved=True, deadline=extended),
+        ),
+    ]
+
+
+def disposed_to_closed() -> list[Step]:
+    """The department reports the work done; the feedback goes to the supervisor, whose check
+    passes, and the duty chief closes the case."""
+    return [
+        (
+            Stage.DISPOSAL,
+            DisposalCompleted,
+            DEPARTMENT,
+            DisposalCompletedPayload(department_id=URBAN, description="已拆除"),
+        ),
+        (Stage.DISPATCH, FeedbackForwarded, DISPATCHER, FeedbackForwardedPayload()),
+        (
+            Stage.VERIFICATION,
+            CheckRequested,
+            OPERATOR,
+            CheckRequestedPayload(supervisor_id=SUPERVISOR),
+        ),
+        (Stage.VERIFICATION, CheckPassed, FIELD, CheckResultPayload(remarks="已整改")),
+        (Stage.VERIFICATION, CaseClosed, CHIEF, CaseClosedPayload()),
+    ]
 
 
 async def walk(upstream: Upstream, cause: CaseEvent, steps: list[Step]) -> list[CaseEvent]:
@@ -427,12 +482,7 @@ async def test_a_closed_or_voided_case_is_no_longer_a_likely_duplicate(
         events[closing["case_id"]],
         [
             (Stage.CASEFILE, CaseRegistered, CHIEF, registration("370212E060012026112500001")),
-            (
-                Stage.DISPATCH,
-                CaseDispatched,
-                DISPATCHER,
-                CaseDispatchedPayload(department_id="370212-urban", deadline=deadline),
-            ),
+            dispatch_to_urban(deadline),
             (Stage.VERIFICATION, CaseClosed, CHIEF, CaseClosedPayload()),
         ],
     )
@@ -525,34 +575,8 @@ async def test_intake_applies_only_what_the_status_of_a_request_needs(
             ),
             (Stage.CASEFILE, CaseRegistered, CHIEF, registration("370212E060012026112500001")),
         ],
-        [
-            (
-                Stage.DISPATCH,
-                CaseDispatched,
-                DISPATCHER,
-                CaseDispatchedPayload(department_id="370212-urban", deadline=deadline),
-            )
-        ],
-        [
-            (
-                Stage.DISPOSAL,
-                DisposalAccepted,
-                DEPARTMENT,
-                DisposalAcceptedPayload(department_id="370212-urban"),
-            ),
-            (
-                Stage.DISPOSAL,
-                ExtensionRequested,
-                DEPARTMENT,
-                ExtensionRequestedPayload(proposed_deadline=extended, reason="材料未到"),
-            ),
-            (
-                Stage.DISPATCH,
-                ExtensionDecided,
-                DISPATCHER,
-                ExtensionDecidedPayload(approved=True, deadline=extended),
-            ),
-        ],
+        [dispatch_to_urban(deadline)],
+        taken_and_extended(extended),
         [
             (Stage.DISPOSAL, SuspensionRequested, DEPARTMENT, ReasonPayload(reason="冬季停工")),
             (Stage.DISPATCH, SuspensionApproved, DISPATCHER, ReasonPayload(reason="同意挂账")),
@@ -563,23 +587,7 @@ async def test_intake_applies_only_what_the_status_of_a_request_needs(
                 SuspensionResumedPayload(deadline=resumed),
             ),
         ],
-        [
-            (
-                Stage.DISPOSAL,
-                DisposalCompleted,
-                DEPARTMENT,
-                DisposalCompletedPayload(department_id="370212-urban", description="已拆除"),
-            ),
-            (Stage.DISPATCH, FeedbackForwarded, DISPATCHER, FeedbackForwardedPayload()),
-            (
-                Stage.VERIFICATION,
-                CheckRequested,
-                OPERATOR,
-                CheckRequestedPayload(supervisor_id=SUPERVISOR),
-            ),
-            (Stage.VERIFICATION, CheckPassed, FIELD, CheckResultPayload(remarks="已整改")),
-            (Stage.VERIFICATION, CaseClosed, CHIEF, CaseClosedPayload()),
-        ],
+        disposed_to_closed(),
     ]
     # What each step leaves in intake's record, waited for before the next step is taken.
     reached: list[Callable[[Report], bool]] = [
@@ -600,7 +608,7 @@ async def test_intake_applies_only_what_the_status_of_a_request_needs(
     assert record is not None
     assert record.status is CaseStatus.CLOSED
     assert record.case_number == "370212E060012026112500001"
-    assert (record.department_id, record.deadline) == ("370212-urban", resumed)
+    assert (record.department_id, record.deadline) == (URBAN, resumed)
     assert record.last_occurred_at == published[-1].occurred_at
     assert record.reported_at == reported.occurred_at
 
@@ -626,6 +634,7 @@ async def test_intake_applies_only_what_the_status_of_a_request_needs(
 async def test_a_closing_read_before_an_earlier_extension_passes_the_extension_over(
     intake: Client,
     auth: Auth,
+    upstream: Upstream,
     report_of: ReportOf,
     applications: Applications,
     caught_up: CaughtUp,
@@ -644,45 +653,9 @@ async def test_a_closing_read_before_an_earlier_extension_passes_the_extension_o
     extended = deadline + timedelta(days=2)
     history: list[Step] = [
         (Stage.CASEFILE, CaseRegistered, CHIEF, registration("370212E060012026112500001")),
-        (
-            Stage.DISPATCH,
-            CaseDispatched,
-            DISPATCHER,
-            CaseDispatchedPayload(department_id="370212-urban", deadline=deadline),
-        ),
-        (
-            Stage.DISPOSAL,
-            DisposalAccepted,
-            DEPARTMENT,
-            DisposalAcceptedPayload(department_id="370212-urban"),
-        ),
-        (
-            Stage.DISPOSAL,
-            ExtensionRequested,
-            DEPARTMENT,
-            ExtensionRequestedPayload(proposed_deadline=extended, reason="材料未到"),
-        ),
-        (
-            Stage.DISPATCH,
-            ExtensionDecided,
-            DISPATCHER,
-            ExtensionDecidedPayload(approved=True, deadline=extended),
-        ),
-        (
-            Stage.DISPOSAL,
-            DisposalCompleted,
-            DEPARTMENT,
-            DisposalCompletedPayload(department_id="370212-urban", description="已拆除"),
-        ),
-        (Stage.DISPATCH, FeedbackForwarded, DISPATCHER, FeedbackForwardedPayload()),
-        (
-            Stage.VERIFICATION,
-            CheckRequested,
-            OPERATOR,
-            CheckRequestedPayload(supervisor_id=SUPERVISOR),
-        ),
-        (Stage.VERIFICATION, CheckPassed, FIELD, CheckResultPayload(remarks="已整改")),
-        (Stage.VERIFICATION, CaseClosed, CHIEF, CaseClosedPayload()),
+        dispatch_to_urban(deadline),
+        *taken_and_extended(extended),
+        *disposed_to_closed(),
     ]
     events: dict[str, tuple[Stage, CaseEvent]] = {}
     cause: CaseEvent = reported
@@ -702,9 +675,10 @@ async def test_a_closing_read_before_an_earlier_extension_passes_the_extension_o
     assert extension.occurred_at < closed.occurred_at
 
     for event_type in ("case.registered", "case.dispatched", "case.closed"):
-        await publish(runtime, *events[event_type])
+        stage, event = events[event_type]
+        await upstream(stage).publish(event)
     await until_status(report_of, case_id, CaseStatus.CLOSED)
-    await publish(runtime, Stage.DISPATCH, extension)
+    await upstream(Stage.DISPATCH).publish(extension)
     await caught_up()
 
     record = await report_of(case_id)
@@ -757,7 +731,7 @@ async def test_a_dispatch_read_before_its_registration_waits_for_it(
         CaseDispatched,
         case_id=case_id,
         actor=DISPATCHER,
-        payload=CaseDispatchedPayload(department_id="370212-urban", deadline=deadline),
+        payload=CaseDispatchedPayload(department_id=URBAN, deadline=deadline),
         cause=registered,
     )
 
@@ -771,11 +745,11 @@ async def test_a_dispatch_read_before_its_registration_waits_for_it(
     assert record is not None
     assert (record.status, record.department_id) == (CaseStatus.REPORTED, None)
 
-    await publish(runtime, Stage.CASEFILE, registered)
+    await upstream(Stage.CASEFILE).publish(registered)
     record = await until_status(report_of, case_id, CaseStatus.DISPATCHED)
     assert (record.case_number, record.department_id, record.deadline) == (
         "370212E060012026112500001",
-        "370212-urban",
+        URBAN,
         deadline,
     )
     assert [entry.event_type for entry in await applications(case_id)] == [
@@ -784,22 +758,3 @@ async def test_a_dispatch_read_before_its_registration_waits_for_it(
         "case.dispatched",
     ]
     assert await parked() == 0
-
-
-async def publish(runtime: ServiceRuntime, stage: Stage, event: CaseEvent) -> None:
-    """Send an event made beforehand on ``stage``'s topic, with the headers its relay sets."""
-    producer = AIOKafkaProducer(bootstrap_servers=runtime.settings.kafka.bootstrap_servers)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            event_topic(SITE, stage, runtime.namespace),
-            encode(event),
-            key=str(event.case_id).encode(),
-            headers=[
-                (kafka_headers.EVENT_TYPE, event.event_type.encode()),
-                (kafka_headers.EVENT_ID, str(event.event_id).encode()),
-                (kafka_headers.CASE_ID, str(event.case_id).encode()),
-            ],
-        )
-    finally:
-        await producer.stop()

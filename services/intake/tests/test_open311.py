@@ -288,12 +288,18 @@ async def test_a_resent_request_opens_one_case(intake: Client, open311_key: str)
 
 async def test_requests_are_queried_without_personal_data(intake: Client, open311_key: str) -> None:
     key = open311_key
-    client, _ = intake
+    client, runtime = intake
     [first] = (await post_request(client, "json", key)).json()
     [second] = (await post_request(client, "json", key, service_code="01002", lat="36.1302")).json()
     [third] = (await post_request(client, "json", key, lat="36.13005")).json()
     assert "附近已有同类问题" in third["service_notice"]
     assert "附近已有同类问题" not in first["service_notice"]
+    # The decision flags the third (5 m from the first, same category), as for POST /reports.
+    events = await reported_events(runtime, 3)
+    assert events[third["service_request_id"]].payload.possible_duplicates == (
+        UUID(first["service_request_id"]),
+    )
+    assert events[first["service_request_id"]].payload.possible_duplicates == ()
 
     everything = await client.get(f"{V2}/requests.json")
     assert [r["service_request_id"] for r in everything.json()] == [
@@ -376,8 +382,9 @@ async def test_refused_requests_answer_errors_in_both_formats(
         address_only = await post_request(client, fmt, key, lat=None, long=None)
         assert_errors(address_only, 400, fmt, "address alone")
         outside = await post_request(client, fmt, key, lat="37.0", long="121.0")
-        assert_errors(outside, 400, fmt, "no unit grid")
+        assert_errors(outside, 400, fmt, "lat, long: the point (121.0, 37.0) lies in no unit grid")
         elsewhere = await post_request(client, fmt, key, lat="36.05", long="120.33")
+        assert_errors(elsewhere, 400, fmt, "lat, long: grid 370202001001001")
         assert_errors(elsewhere, 400, fmt, "district 370202")
         malformed = await post_request(client, fmt, key, lat="north")
         assert_errors(malformed, 400, fmt, "lat:")

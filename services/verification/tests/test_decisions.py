@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from structlog.testing import capture_logs
 
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.envelope import CaseEvent, Payload
@@ -34,6 +35,7 @@ from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.stage import clocks as clock
 from cityloop_shared.stage.decisions import Conflict, Context, Decision, Draft, Forbidden
 from cityloop_verification import decisions
+from cityloop_verification.app import RULES
 from cityloop_verification.decisions import Check, Close, Satisfaction
 from cityloop_verification.state import CheckCase, CheckResult, evolve
 from cityloop_verification.topology import TOPOLOGY
@@ -198,7 +200,7 @@ def test_a_supervisor_of_another_site_is_refused_for_the_site() -> None:
         decisions.check(
             requested(), Check(passed=True), as_supervisor("sv-370202-01", site="370202")
         )
-    assert refused.value.detail == "actor of site 370202 may not act on a case of 370212"
+    assert refused.value.detail == "actor of site 370202 may not act on a case of site 370212"
 
 
 def test_a_city_case_is_checked_by_the_district_supervisor_it_was_entrusted_to() -> None:
@@ -212,7 +214,7 @@ def test_a_city_case_is_checked_by_the_district_supervisor_it_was_entrusted_to()
         decisions.check(
             requested(site=CITY), Check(passed=True), as_supervisor("sv-370212-01", DISTRICT)
         )
-    assert refused.value.detail == "actor of site 370212 may not act on a case of 370200"
+    assert refused.value.detail == "actor of site 370212 may not act on a case of site 370200"
     # The city's own supervisors may act on the city's case, but the task is not theirs.
     with pytest.raises(Forbidden) as not_theirs:
         decisions.check(
@@ -384,6 +386,28 @@ def test_feedback_from_an_unknown_grid_or_none_sends_nobody() -> None:
         decisions.react(evolve(old, written_before_the_facts), written_before_the_facts, REFERENCE)
         == []
     )
+
+
+def test_feedback_that_sends_nobody_is_logged_for_someone_to_see_to() -> None:
+    """No check list shows such a case: the service's reaction warns, naming case and event."""
+    case, forwarded = after_feedback(grid_code="370212999999999")
+    with capture_logs() as logs:
+        assert RULES.react(case, forwarded, REFERENCE) == []
+    assert logs == [
+        {
+            "event": "check.no_supervisor",
+            "log_level": "warning",
+            "grid_code": "370212999999999",
+            "case_id": str(case.case_id),
+            "event_id": str(forwarded.event_id),
+            "event_type": "feedback.forwarded",
+            "correlation_id": str(forwarded.correlation_id),
+        }
+    ]
+    sent, feedback = after_feedback()
+    with capture_logs() as quiet:
+        assert RULES.react(sent, feedback, REFERENCE) == decisions.react(sent, feedback, REFERENCE)
+    assert quiet == []
 
 
 def test_only_feedback_is_reacted_to() -> None:

@@ -6,7 +6,7 @@ and refusals that change nothing."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from uuid import UUID
@@ -40,7 +40,6 @@ from cityloop_verification.store import check_tasks
 Client = tuple[httpx.AsyncClient, ServiceRuntime]
 Upstream = Callable[[Stage], UpstreamStage]
 Auth = Callable[..., dict[str, str]]
-Publish = Callable[[Stage, CaseEvent], Awaitable[None]]
 GRID = "370212003001001"
 """A grid of 崂山区 whose responsible supervisor is sv-370212-03."""
 SUPERVISOR = "sv-370212-03"
@@ -96,9 +95,10 @@ async def forward(
 
 
 async def forward_at(
-    publish: Publish, at: datetime, grid: str = GRID, site: str = "370212"
+    upstream: Upstream, at: datetime, grid: str = GRID, site: str = "370212"
 ) -> FeedbackForwarded:
-    """Feedback forwarded at ``at``, the first event of its case on dispatch's topic."""
+    """Feedback forwarded at ``at``, the first event of its case on dispatch's topic: a check's
+    due time depends on the moment, and ``forward`` stamps the wall clock's."""
     feedback = FeedbackForwarded.create(
         case_id=new_id(),
         site=site,
@@ -107,7 +107,7 @@ async def forward_at(
         previous=None,
         occurred_at=at,
     )
-    await publish(Stage.DISPATCH, feedback)
+    await upstream(Stage.DISPATCH).publish(feedback)
     return feedback
 
 
@@ -336,7 +336,7 @@ async def test_feedback_without_a_grid_waits_with_no_check_task(
 
 
 async def test_a_failed_check_is_checked_again_after_rework(
-    verification: Client, auth: Auth, upstream: Upstream, publish: Publish
+    verification: Client, auth: Auth, upstream: Upstream
 ) -> None:
     client, runtime = verification
     supervisor = auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR)
@@ -380,7 +380,7 @@ async def test_a_failed_check_is_checked_again_after_rework(
     )
     # The first feedback delivered again (a consumer that crashed before committing its
     # offset) is ahead of the second on the same partition and must derive nothing.
-    await publish(Stage.DISPATCH, first)
+    await upstream(Stage.DISPATCH).publish(first)
     second = await forward(upstream, case_id, cause=reopened)
     again = await reaches(runtime, case_id, CaseStatus.CHECKING, rounds=2)
     assert (again.result, again.requested_at) == (None, second.occurred_at)
@@ -472,7 +472,7 @@ async def test_refusals_change_nothing(
 
 
 async def test_the_check_list_is_soonest_due_first_and_each_supervisor_sees_their_own(
-    verification: Client, auth: Auth, publish: Publish
+    verification: Client, auth: Auth, upstream: Upstream
 ) -> None:
     """核查任务 in order of their due time, whatever the order they came in."""
     client, runtime = verification
@@ -481,10 +481,10 @@ async def test_the_check_list_is_soonest_due_first_and_each_supervisor_sees_thei
     def at(hour: int, minute: int) -> datetime:
         return datetime.combine(WEDNESDAY, time(hour, minute), BEIJING)
 
-    late = await forward_at(publish, at(9, 30))  # due 10:30
-    soon = await forward_at(publish, at(9, 0))  # due 10:00
-    done = await forward_at(publish, at(8, 45))  # due 09:45
-    others = await forward_at(publish, at(8, 30), grid=OTHER_GRID)  # due 09:30, not theirs
+    late = await forward_at(upstream, at(9, 30))  # due 10:30
+    soon = await forward_at(upstream, at(9, 0))  # due 10:00
+    done = await forward_at(upstream, at(8, 45))  # due 09:45
+    others = await forward_at(upstream, at(8, 30), grid=OTHER_GRID)  # due 09:30, not theirs
     for feedback in (late, soon, done, others):
         await reaches(runtime, feedback.case_id, CaseStatus.CHECKING)
     passed = await client.post(
@@ -607,7 +607,7 @@ async def test_the_public_reporter_is_called_back_once_after_closing(
 
 
 async def test_the_check_clock_warns_once_and_goes_red_once(
-    verification: Client, upstream: Upstream, publish: Publish
+    verification: Client, upstream: Upstream
 ) -> None:
     """The yellow and red signals take the moment each fell due, however late the scan."""
     _, runtime = verification
@@ -615,7 +615,7 @@ async def test_the_check_clock_warns_once_and_goes_red_once(
     await reaches(runtime, current.case_id, CaseStatus.CHECKING)
     # Feedback of a past Wednesday morning: due at 10:00, the warning at 80 % of the hour.
     nine = datetime(2026, 11, 25, 9, 0, tzinfo=BEIJING)
-    late = await forward_at(publish, nine)
+    late = await forward_at(upstream, nine)
     case_id = late.case_id
     await reaches(runtime, case_id, CaseStatus.CHECKING)
 

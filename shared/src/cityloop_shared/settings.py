@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cityloop_shared.contract.sites import SiteCode
+from cityloop_shared.contract.topics import Stage
 
 
 class LogFormat(StrEnum):
@@ -59,6 +60,10 @@ class DatabaseSettings(BaseSettings):
         description="Extra connections under bursts, closed after use; opening one costs the "
         "server a process, so by default a burst waits for a pooled connection instead",
     )
+
+    def schema_of(self, stage: Stage) -> str:
+        """The schema of the service that runs ``stage``: ``schema_name``, or the stage's name."""
+        return self.schema_name or stage.value
 
 
 class ServiceSettings(BaseSettings):

@@ -94,6 +94,44 @@ def test_upcasters_lift_an_old_version_before_validation() -> None:
         decode(json.dumps(old), Upcasters(current_versions={"case.reported": 2}))
 
 
+def test_an_old_version_the_current_model_also_reads_is_lifted_all_the_same() -> None:
+    """Version 1 still fits the model of version 2, but meant something else: it is lifted."""
+    upcasters = Upcasters(current_versions={"case.reported": 2})
+
+    @upcasters.register("case.reported", from_version=1)
+    def quote_the_reporter(raw: dict[str, object]) -> dict[str, object]:
+        payload = dict(raw["payload"])  # type: ignore[call-overload]
+        payload["description"] = f"“{payload['description']}”"
+        return {**raw, "payload": payload}
+
+    event = decode(encode(example_event("case.reported")), upcasters)
+    assert isinstance(event, CaseReported)
+    assert event.payload.description == f"“{PAYLOADS['case.reported']['description']}”"
+    assert event.schema_version == 2
+
+
+class CountedUpcasters(Upcasters):
+    """Upcasters that remember the type of every record they were asked to lift."""
+
+    def __init__(self, current_versions: dict[str, int]) -> None:
+        super().__init__(current_versions)
+        self.asked: list[object] = []
+
+    def upcast(self, raw: dict[str, object]) -> dict[str, object]:
+        self.asked.append(raw.get("event_type"))
+        return super().upcast(raw)
+
+
+def test_a_type_with_nothing_to_lift_skips_the_upcasters_of_another() -> None:
+    upcasters = CountedUpcasters(current_versions={"case.reported": 2})
+    upcasters.register("case.reported", from_version=1)(lambda raw: raw)
+    closed = example_event("case.closed")
+    assert decode(encode(closed), upcasters) == closed
+    assert upcasters.asked == []
+    assert decode(encode(example_event("case.reported")), upcasters).schema_version == 2
+    assert upcasters.asked == ["case.reported"]
+
+
 def test_redaction_removes_personal_data_only() -> None:
     event = example_event("case.reported")
     assert isinstance(event, CaseReported)

@@ -14,7 +14,6 @@ from cityloop_shared.contract.events.verification import CaseClosed
 from cityloop_shared.contract.flows import SOURCE_FLOWS
 from cityloop_shared.contract.lifecycle import (
     EVENT_TYPES_IN_LIFECYCLE,
-    STRICT,
     CaseState,
     CaseStatus,
     IllegalTransition,
@@ -26,6 +25,8 @@ from cityloop_shared.contract.topics import Stage
 from cityloop_shared.contract.topology import Topology, topology_table
 
 S = CaseStatus
+STRICT = LifecycleView(EVENT_TYPES_IN_LIFECYCLE)
+"""The machine as a stage that applies every event type sees it."""
 DISPATCH_LIKE = LifecycleView(
     {
         "case.registered",

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import psycopg
 import pytest
+import pytest_asyncio
+from psycopg import errors
+from psycopg_pool import PoolTimeout
 from sqlalchemy.exc import DBAPIError
 
+from cityloop_shared.adapters.postgres import PostgresDatabase
 from cityloop_shared.ports.unit_of_work import Database, RecordConflict
 from cityloop_shared.runtime.service import retrying
+from cityloop_shared.settings import DatabaseSettings
 
 
 class Flaky:
@@ -27,7 +34,9 @@ class Flaky:
 def dropped_connection(database: Database) -> Exception:
     """What each backend's driver raises when the server closed the connection."""
     if database.dialect == "postgresql":
-        return psycopg.OperationalError("server closed the connection unexpectedly")
+        return psycopg.OperationalError(
+            "consuming input failed: server closed the connection unexpectedly"
+        )
     return DBAPIError("SELECT 1", None, Exception("closed"), connection_invalidated=True)
 
 
@@ -57,3 +66,53 @@ async def test_a_conflict_that_keeps_happening_fails_after_the_last_attempt(
     with pytest.raises(RecordConflict):
         await retrying(work, database, attempts=5)
     assert work.calls == 5
+
+
+@pytest_asyncio.fixture
+async def postgres() -> AsyncIterator[PostgresDatabase]:
+    """A PostgreSQL adapter that never connects: it only judges errors here."""
+    database = PostgresDatabase(DatabaseSettings(), "unused")
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.DeadlockDetected("deadlock detected"),
+        errors.SerializationFailure("could not serialize access due to concurrent update"),
+        errors.AdminShutdown("terminating connection due to administrator command"),
+        errors.CrashShutdown("terminating connection because of crash of another server process"),
+        errors.ConnectionFailure("could not receive data from client"),
+        psycopg.OperationalError("the connection is closed"),
+    ],
+    ids=type,
+)
+async def test_a_transaction_postgres_rolled_back_or_whose_session_ended_is_run_again(
+    postgres: PostgresDatabase, error: Exception
+) -> None:
+    work = Flaky(error)
+    assert await retrying(work, postgres) == "done"
+    assert work.calls == 2
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.QueryCanceled("canceling statement due to statement timeout"),
+        errors.DiskFull("could not extend file: No space left on device"),
+        errors.TooManyConnections("sorry, too many clients already"),
+        errors.PipelineAborted("pipeline aborted"),
+        PoolTimeout("couldn't get a connection after 30.00 sec"),
+    ],
+    ids=type,
+)
+async def test_other_operational_errors_of_postgres_fail_at_once(
+    postgres: PostgresDatabase, error: Exception
+) -> None:
+    work = Flaky(error)
+    with pytest.raises(type(error)):
+        await retrying(work, postgres)
+    assert work.calls == 1

@@ -60,6 +60,14 @@ def test_an_unheaded_record_of_a_type_not_followed_is_dropped_once_read() -> Non
     assert sort(record(Stage.CASEFILE, encode(accepted), None)) == ([], [])
 
 
+def test_an_unheaded_record_of_an_unknown_type_is_refused_once_read() -> None:
+    deliveries, (refusal,) = sort(
+        record(Stage.CASEFILE, b'{"event_type": "case.teleported"}', None)
+    )
+    assert deliveries == []
+    assert refusal.reason == "unknown event_type 'case.teleported'"
+
+
 def test_what_cannot_be_read_or_is_unknown_is_refused_with_the_reason() -> None:
     deliveries, refusals = sort(
         record(Stage.CASEFILE, b"not even JSON", "case.registered"),

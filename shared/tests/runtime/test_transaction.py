@@ -25,7 +25,10 @@ from cityloop_shared.contract.lifecycle import CaseStatus, IllegalTransition
 from cityloop_shared.contract.values import CaseLevel, ClockStep
 from cityloop_shared.ports.tracker import OWN
 from cityloop_shared.ports.unit_of_work import Database
+from cityloop_shared.reference.bundle import ReferenceData
+from cityloop_shared.runtime.clocks import ClockKeeper
 from cityloop_shared.runtime.transaction import Outcome
+from cityloop_shared.stage import clocks
 from cityloop_shared.stage.decisions import Draft
 
 from .conftest import SITE, NewCase, transaction
@@ -266,11 +269,11 @@ async def test_a_clock_resumes_with_its_warning_kept_and_moves_afresh(
     database: Database, new_case: NewCase
 ) -> None:
     """Resumption keeps the working time to the warning; a moved deadline warns again at
-    80 % of the working time from the clock's start."""
-    from cityloop_shared.reference.bundle import ReferenceData
-    from cityloop_shared.runtime.clocks import ClockKeeper
-    from cityloop_shared.stage import clocks
+    80 % of the working time from the clock's start.
 
+    Working hours are 08:30–12:00 and 13:30–17:30 in Asia/Shanghai (UTC+8), Monday to
+    Friday (no holiday falls in these weeks of 2026); the moments below are counted by hand.
+    """
     calendar = ReferenceData.demo().calendar
     start = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # a Tuesday, 09:00 in Qingdao
     deadline = calendar.add_working_time(start, timedelta(hours=4))
@@ -297,9 +300,21 @@ async def test_a_clock_resumes_with_its_warning_kept_and_moves_afresh(
         moved = calendar.add_working_time(later, timedelta(hours=8))
         await keeper.apply(case_id, [clocks.Move(ClockStep.DISPOSAL, moved)])
         final = await uow.clocks.clock(case_id, ClockStep.DISPOSAL)
-    assert first.warn_at == keeper.warn_at(start, deadline)
+    # Deadline Tue 14:30 (3 h to noon, 1 h after lunch); 80 % of 4 h is 3 h 12 min:
+    # noon, then 12 min after lunch.
+    assert deadline == datetime(2026, 11, 24, 6, 30, tzinfo=UTC)
+    assert first.warn_at == datetime(2026, 11, 24, 5, 42, tzinfo=UTC)  # Tue 13:42
     between = calendar.working_time_between
     assert (back.deadline, back.suspended_at) == (later, None)
     assert between(resumed, back.warn_at) == between(suspended, first.warn_at)
+    # Suspended Tue 10:00, 2 h 12 min before the warning; resumed Tue 1 Dec 10:00.
+    assert back.warn_at == datetime(2026, 12, 1, 5, 42, tzinfo=UTC)  # Tue 1 Dec 13:42
     assert final is not None
-    assert (final.deadline, final.warn_at) == (moved, keeper.warn_at(start, moved))
+    # Moved to Wed 2 Dec 15:00 (Tue 1 Dec 14:30 and 8 h). From the start: 7 h on Tue 24,
+    # 7.5 h on each of five working days, 5 h on Wed 2 Dec, 49.5 h; 80 % is 39 h 36 min:
+    # 7 + 4 × 7.5 = 37 h by Mon 30 Nov's close, 2 h 36 min into Tue 1 Dec's morning.
+    assert moved == datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
+    assert (final.deadline, final.warn_at) == (
+        moved,
+        datetime(2026, 12, 1, 3, 6, tzinfo=UTC),  # Tue 1 Dec 11:06
+    )

@@ -1,5 +1,5 @@
-"""Case building's HTTP surface: its commands, one line each (the case queries are in
-:mod:`cityloop_casefile.queries`)."""
+"""Case building's HTTP surface: its commands, one line each, and the read registration
+needs besides the case (the case queries are in :mod:`cityloop_casefile.queries`)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,28 @@ from fastapi import APIRouter
 
 from cityloop_casefile import decisions
 from cityloop_casefile.state import CaseFile
-from cityloop_casefile.store import numbered
+from cityloop_casefile.store import next_case_sequence
 from cityloop_shared.contract.actors import Role
 from cityloop_shared.runtime.commands import Commands
+from cityloop_shared.runtime.transaction import StageTransaction
 
 router = APIRouter(prefix="/cases", tags=["casefile"])
 commands: Commands[CaseFile] = Commands(router)
+
+
+async def numbered(
+    transaction: StageTransaction[CaseFile], case: CaseFile, command: decisions.Register
+) -> decisions.Registration:
+    """The registration with the site's next case number of the day.
+
+    Taking the number locks the day's row until the transaction ends, so the registration's
+    own checks come first: a refused one neither reads nor holds up the registrations behind
+    it. The decision checks them again, being whole without this.
+    """
+    decisions.registrable(case, command, transaction.view, transaction.reference)
+    day = transaction.now.astimezone(transaction.reference.calendar.zone).date()
+    return decisions.Registration(command, day, await next_case_sequence(transaction.uow, day))
+
 
 OPERATOR = {Role.ACCEPTANCE_OPERATOR}
 CHIEF = {Role.DUTY_CHIEF}

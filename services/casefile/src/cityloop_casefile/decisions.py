@@ -33,7 +33,7 @@ from cityloop_shared.contract.events.casefile import (
 )
 from cityloop_shared.contract.events.intake import CaseReported
 from cityloop_shared.contract.ids import CaseKind, case_number
-from cityloop_shared.contract.lifecycle import CaseStatus
+from cityloop_shared.contract.lifecycle import CaseStatus, LifecycleView
 from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
 from cityloop_shared.contract.values import (
     Attachment,
@@ -46,6 +46,7 @@ from cityloop_shared.contract.values import (
 )
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.reference.categories import Category as DictionaryCategory
+from cityloop_shared.reference.lookup import known_category
 from cityloop_shared.stage import clocks as clock
 from cityloop_shared.stage.decisions import (
     Command,
@@ -54,7 +55,6 @@ from cityloop_shared.stage.decisions import (
     Decision,
     Draft,
     Forbidden,
-    Invalid,
 )
 
 
@@ -138,16 +138,28 @@ def report_verification(case: CaseFile, command: ReportVerification, ctx: Contex
     return Decision([Draft(VerificationReported, payload)], {"case_number": case.case_number})
 
 
-def register(case: CaseFile, registration: Registration, ctx: Context) -> Decision:
-    """立案 by the duty chief: category, level, urgency; number and time limit follow."""
-    command = registration.command
+def registrable(
+    case: CaseFile, command: Register, view: LifecycleView, reference: ReferenceData
+) -> DictionaryCategory:
+    """The category a registration files the case under, once the case may be registered:
+    409 while a public report waits for its verification or was not confirmed, or when the
+    case is past registration; 422 naming ``category_code`` when the dictionary has no such
+    category. Also asked before the case takes its number of the day (see ``api.numbered``)."""
     if case.needs_verification and case.status in (CaseStatus.ACCEPTED, CaseStatus.VERIFIED):
         if case.verified is False:
             raise Conflict("the supervisor did not confirm the problem on site: cancel the case")
         if case.verified is None:
             raise Conflict("a public report is verified on site (核实) before registration")
-    ctx.require(case, CaseRegistered)
-    category = _category(command, ctx.reference)
+    view.decide(case.lifecycle, CaseRegistered.type_name())
+    return known_category(
+        reference.categories, command.category_code, command.kind, ("category_code",)
+    )
+
+
+def register(case: CaseFile, registration: Registration, ctx: Context) -> Decision:
+    """立案 by the duty chief: category, level, urgency; number and time limit follow."""
+    command = registration.command
+    category = registrable(case, command, ctx.view, ctx.reference)
     urgency = command.urgency or case.urgency
     limit = ctx.reference.time_limits.limit_for(ClockStep.DISPOSAL, category.code, urgency)
     number = case_number(
@@ -256,17 +268,3 @@ def _grid_supervisor(case: CaseFile, reference: ReferenceData) -> str:
     if supervisor is None:
         raise Conflict(f"grid {case.grid_code} has no supervisor: name one")
     return supervisor.id
-
-
-def _category(command: Register, reference: ReferenceData) -> DictionaryCategory:
-    try:
-        found = reference.categories.get(command.category_code, command.kind)
-    except ValueError as ambiguous:
-        raise Invalid(("category_code",), str(ambiguous), "ambiguous_category") from None
-    if found is None:
-        raise Invalid(
-            ("category_code",),
-            f"no category {command.category_code} in {reference.categories.standard}",
-            "unknown_category",
-        )
-    return found

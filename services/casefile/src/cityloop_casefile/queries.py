@@ -15,9 +15,8 @@ from cityloop_shared.contract.actors import Role
 from cityloop_shared.contract.codec import redact
 from cityloop_shared.contract.lifecycle import CaseStatus
 from cityloop_shared.contract.registry import payload_model
-from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
 from cityloop_shared.contract.values import GridCode
-from cityloop_shared.runtime.auth import CurrentActor, require_site
+from cityloop_shared.runtime.auth import CurrentActor, require_site, visible_sites
 from cityloop_shared.runtime.commands import service_runtime
 from cityloop_shared.stage.decisions import NotFound
 
@@ -79,11 +78,7 @@ async def case_list(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Cases of the actor's site (a city actor sees the whole city), newest first."""
-    query = _CASE
-    if site_level(actor.site) is SiteLevel.CITY:
-        query = query.where(cases.c.site.like(f"{city_of(actor.site)[:4]}%"))
-    else:
-        query = query.where(cases.c.site == actor.site)
+    query = _CASE.where(visible_sites(actor, cases.c.site))
     filters = {
         "status": status_.value if status_ else None,
         "grid_code": grid_code,

@@ -23,12 +23,10 @@ from sqlalchemy import (
     update,
 )
 
-from cityloop_casefile.decisions import Register, Registration
 from cityloop_casefile.state import CaseFile
 from cityloop_shared.adapters.sql.tables import Moment, case_record_columns
 from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.ports.unit_of_work import UnitOfWork
-from cityloop_shared.runtime.transaction import StageTransaction
 
 metadata = MetaData()
 
@@ -107,17 +105,10 @@ def timeline_entry(event: CaseEvent) -> dict[str, Any]:
     }
 
 
-async def numbered(
-    transaction: StageTransaction[CaseFile], case: CaseFile, command: Register
-) -> Registration:
-    """The registration with the site's next case number of the day: the row lock serialises
-    registrations, and a refused one gives its number back with its transaction."""
-    day = transaction.now.astimezone(transaction.reference.calendar.zone).date()
-    sequence = await _next_sequence(transaction.uow, day)
-    return Registration(command, day, sequence)
-
-
-async def _next_sequence(uow: UnitOfWork, day: date) -> int:
+async def next_case_sequence(uow: UnitOfWork, day: date) -> int:
+    """The site's next case number of the day. The day's row stays locked until the
+    transaction ends, which serialises registrations; one refused after this gives its number
+    back with its transaction."""
     current = await uow.scalar(_LAST_SEQUENCE, {"day": day})
     if current is None:
         uow.write(_FIRST_OF_DAY, {"day": day, "last_sequence": 1})

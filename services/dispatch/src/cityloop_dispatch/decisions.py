@@ -89,7 +89,7 @@ class FollowUp(Command):
 def dispatch(case: DispatchCase, command: Dispatch, ctx: Context) -> Decision:
     """派遣: to the suggested department or the dispatcher's choice; the clock starts now."""
     ctx.require(case, CaseDispatched)
-    suggested = suggested_department(case, ctx.reference)
+    suggested = suggested_department(case.category_code, case.grid_code, ctx.reference)
     department = _department(ctx, command.department_id or suggested)
     deadline = disposal_deadline(case, ctx.now, ctx.reference)
     payload = CaseDispatchedPayload(
@@ -273,11 +273,13 @@ def time(
 
 
 # --- what the decisions count with ------------------------------------------------------------
-def suggested_department(case: DispatchCase, reference: ReferenceData) -> str | None:
-    """What the responsibility matrix suggests for the case's category and grid."""
-    if case.category_code is None or case.grid_code is None:
+def suggested_department(
+    category_code: str | None, grid_code: str | None, reference: ReferenceData
+) -> str | None:
+    """What the responsibility matrix suggests for a case of the category in the grid."""
+    if category_code is None or grid_code is None:
         return None
-    found = reference.responsibility.responsible_department(case.category_code, case.grid_code)
+    found = reference.responsibility.responsible_department(category_code, grid_code)
     return found.id if found else None
 
 

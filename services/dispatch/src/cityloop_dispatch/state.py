@@ -70,7 +70,6 @@ class DispatchCase(CaseRecord):
     time_limit_unit: TimeUnit | None = None
     registered_at: datetime | None = None
     department_id: str | None = None
-    assigned_at: datetime | None = None
     deadline: datetime | None = None
     suspended_at: datetime | None = None
     request: RequestKind | None = None
@@ -119,20 +118,9 @@ def evolve(case: DispatchCase, event: CaseEvent) -> DispatchCase | None:
                 registered_at=event.occurred_at,
             )
         case CaseDispatched(payload=p) | CaseRedispatched(payload=p):
-            return replace(
-                case,
-                department_id=p.department_id,
-                assigned_at=event.occurred_at,
-                deadline=p.deadline,
-                **_ANSWERED,
-            )
+            return replace(case, department_id=p.department_id, deadline=p.deadline, **_ANSWERED)
         case CaseReopenedForRework(payload=p):
-            return replace(
-                case,
-                department_id=p.department_id,
-                assigned_at=event.occurred_at,
-                deadline=p.deadline,
-            )
+            return replace(case, department_id=p.department_id, deadline=p.deadline)
         case ReturnRequested(payload=p) | SuspensionRequested(payload=p):
             kind = (
                 RequestKind.RETURN if isinstance(event, ReturnRequested) else RequestKind.SUSPENSION

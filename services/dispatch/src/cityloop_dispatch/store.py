@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import Column, Integer, MetaData, String, Table, and_, select
 
 from cityloop_dispatch.decisions import suggested_department
-from cityloop_dispatch.state import DispatchCase
 from cityloop_shared.adapters.sql.tables import Moment, case_record_columns, clocks
 from cityloop_shared.contract.lifecycle import CaseStatus
 from cityloop_shared.contract.values import ClockStep
@@ -31,7 +30,6 @@ dispatch_cases = Table(
     Column("time_limit_unit", String(16)),
     Column("registered_at", Moment),
     Column("department_id", String(64)),
-    Column("assigned_at", Moment),
     Column("deadline", Moment),
     Column("suspended_at", Moment),
     Column("request", String(16), index=True),
@@ -61,24 +59,26 @@ _PENDING = (
 
 
 async def queue(reader: Reader, reference: ReferenceData) -> dict[str, list[dict[str, Any]]]:
-    """Cases awaiting (re-)dispatch, the nearest dispatch deadline first, each with the
-    matrix's suggestion; and departments' requests awaiting a decision, oldest first."""
-    awaiting = []
-    for row in await reader.rows(_AWAITING):
-        case = DispatchCase(**{c.name: row[c.name] for c in dispatch_cases.columns})
-        awaiting.append(
-            {
-                "case_id": case.case_id,
-                "case_number": case.case_number,
-                "status": row["status"],
-                "category_code": case.category_code,
-                "grid_code": case.grid_code,
-                "urgency": case.urgency,
-                "suggested_department_id": suggested_department(case, reference),
-                "department_id": case.department_id,
-                "dispatch_deadline": row["dispatch_deadline"],
-            }
-        )
+    """Cases awaiting (re-)dispatch, the nearest dispatch deadline first, each with when it
+    was registered and the matrix's suggestion; and departments' requests awaiting a
+    decision, oldest first."""
+    awaiting = [
+        {
+            "case_id": row["case_id"],
+            "case_number": row["case_number"],
+            "status": row["status"],
+            "category_code": row["category_code"],
+            "grid_code": row["grid_code"],
+            "urgency": row["urgency"],
+            "registered_at": row["registered_at"],
+            "suggested_department_id": suggested_department(
+                row["category_code"], row["grid_code"], reference
+            ),
+            "department_id": row["department_id"],
+            "dispatch_deadline": row["dispatch_deadline"],
+        }
+        for row in await reader.rows(_AWAITING)
+    ]
     pending = [
         {
             "case_id": row["case_id"],

@@ -6,15 +6,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import ColumnElement
 
 from cityloop_disposal import decisions
 from cityloop_disposal.state import DisposalCase, TaskState
 from cityloop_disposal.store import task_list, tasks
 from cityloop_shared.contract.actors import Actor, Role
-from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
 from cityloop_shared.reference.departments import DepartmentDirectory
-from cityloop_shared.runtime.auth import CurrentActor, require_role
+from cityloop_shared.runtime.auth import CurrentActor, require_role, visible_sites
 from cityloop_shared.runtime.commands import Commands, service_runtime
 from cityloop_shared.stage.decisions import Forbidden
 
@@ -72,7 +70,7 @@ async def department_tasks(
         return await task_list(
             reader,
             departments=[department_id] if department_id else visible,
-            sites=_sites_of(actor),
+            sites=visible_sites(actor, tasks.c.site),
             state=state,
             now=datetime.now(UTC),
             limit=limit,
@@ -90,10 +88,3 @@ def _visible_departments(directory: DepartmentDirectory, actor: Actor) -> list[s
     if own not in directory:
         raise Forbidden(f"department {own} is not in the directory")
     return [department.id for department in directory.subordinates(own)]
-
-
-def _sites_of(actor: Actor) -> ColumnElement[bool]:
-    """District people see their district's tasks; the city's people the whole city's."""
-    if site_level(actor.site) is SiteLevel.CITY:
-        return tasks.c.site.like(f"{city_of(actor.site)[:4]}%")
-    return tasks.c.site == actor.site

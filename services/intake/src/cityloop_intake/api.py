@@ -1,5 +1,6 @@
 """Information collection's HTTP surface: the centre's own front door for reports (the
-public's is Open311, :mod:`cityloop_intake.open311`)."""
+public's is Open311, :mod:`cityloop_intake.open311`), and the read a report needs besides
+its command, which both front doors take."""
 
 from __future__ import annotations
 
@@ -7,16 +8,29 @@ from fastapi import APIRouter
 
 from cityloop_intake import decisions
 from cityloop_intake.state import Report
-from cityloop_intake.store import checked
+from cityloop_intake.store import possible_duplicates
 from cityloop_shared.runtime.commands import Commands
+from cityloop_shared.runtime.transaction import StageTransaction
 
 router = APIRouter(tags=["intake"])
 commands: Commands[Report] = Commands(router)
+
+
+async def filed(
+    transaction: StageTransaction[Report], case: None, command: decisions.FileReport
+) -> decisions.Filing:
+    """The report with the open cases it may repeat, looked up by the category code and point
+    it gives: whether those are the site's is the decision's to check."""
+    duplicates = await possible_duplicates(
+        transaction.uow, command.category_code, command.location.point, transaction.now
+    )
+    return decisions.Filing(command, duplicates)
+
 
 commands.opening(
     "/reports",
     decisions.FileReport,
     roles=decisions.channel_roles,
     decide=decisions.report,
-    prepare=checked,
+    prepare=filed,
 )

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
-from cityloop_intake.filing import dictionary_category, event_category, locate
+from cityloop_intake.filing import event_category, locate
 from cityloop_shared.contract.actors import Role
 from cityloop_shared.contract.events.intake import CaseReported, CaseReportedPayload
 from cityloop_shared.contract.ids import CaseKind
@@ -22,6 +22,7 @@ from cityloop_shared.contract.values import (
     Text,
 )
 from cityloop_shared.reference.bundle import ReferenceData
+from cityloop_shared.reference.lookup import known_category
 from cityloop_shared.stage.decisions import Command, Context, Decision, Draft, Invalid
 
 CHANNEL_ROLES = {
@@ -80,9 +81,9 @@ class FileReport(Command):
 
 @dataclass(frozen=True, slots=True)
 class Filing:
-    """A report checked against the site's reference data, with the open cases it may repeat."""
+    """A report with the open cases it may repeat, read in its transaction."""
 
-    payload: CaseReportedPayload
+    command: FileReport
     possible_duplicates: tuple[UUID, ...]
 
 
@@ -90,7 +91,12 @@ def channel_roles(command: FileReport) -> set[Role]:
     return {CHANNEL_ROLES[command.channel]}
 
 
-def report_payload(command: FileReport, reference: ReferenceData, site: str) -> CaseReportedPayload:
+def report_payload(
+    command: FileReport,
+    reference: ReferenceData,
+    site: str,
+    possible_duplicates: tuple[UUID, ...] = (),
+) -> CaseReportedPayload:
     """The report as its event says it, or :class:`Invalid` naming the field that cannot be."""
     if command.category_code is None and command.channel in CATEGORY_REQUIRED:
         raise Invalid(
@@ -101,8 +107,8 @@ def report_payload(command: FileReport, reference: ReferenceData, site: str) -> 
     if command.reporter is not None and command.channel is not ReportChannel.PUBLIC:
         raise Invalid(("reporter",), "only a public report names a reporter", "reporter_not_public")
     category = (
-        dictionary_category(
-            reference, command.category_code, command.category_kind, ("category_code",)
+        known_category(
+            reference.categories, command.category_code, command.category_kind, ("category_code",)
         )
         if command.category_code is not None
         else None
@@ -113,8 +119,6 @@ def report_payload(command: FileReport, reference: ReferenceData, site: str) -> 
         point=command.location.point,
         grid_code=command.location.grid_code,
         address=command.location.address,
-        point_field=("location",),
-        grid_field=("location", "grid_code"),
     )
     return CaseReportedPayload(
         channel=command.channel,
@@ -124,12 +128,13 @@ def report_payload(command: FileReport, reference: ReferenceData, site: str) -> 
         attachments=command.attachments,
         reporter=command.reporter,
         external_id=command.external_id,
+        possible_duplicates=possible_duplicates,
     )
 
 
 def report(case: None, filing: Filing, ctx: Context) -> Decision:
     """上报: a report opens a case, flagged when it looks like one already open nearby."""
-    payload = filing.payload.model_copy(update={"possible_duplicates": filing.possible_duplicates})
+    payload = report_payload(filing.command, ctx.reference, ctx.site, filing.possible_duplicates)
     return Decision(
         [Draft(CaseReported, payload)],
         {

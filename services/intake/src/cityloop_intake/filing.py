@@ -1,10 +1,12 @@
-"""What every channel's report is checked against: the site's category dictionary and its
-grid map. Both front doors, the centre's own ``POST /reports`` and the public's Open311, go
-through here; each names a refused field in its own vocabulary (``field``)."""
+"""What a report is checked against besides the category dictionary: the site's grid map.
+
+Both front doors, the centre's own ``POST /reports`` and the public's Open311, file the same
+command (:class:`cityloop_intake.decisions.FileReport`), so a refused location names the
+command's field: ``location``, or ``location.grid_code`` for the code given.
+"""
 
 from __future__ import annotations
 
-from cityloop_shared.contract.ids import CaseKind
 from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
 from cityloop_shared.contract.values import Category, GeoPoint, Location
 from cityloop_shared.reference.bundle import ReferenceData
@@ -12,23 +14,8 @@ from cityloop_shared.reference.categories import Category as DictionaryCategory
 from cityloop_shared.reference.grids import Grid
 from cityloop_shared.stage.decisions import Invalid
 
-Field = tuple[str, ...]
-"""Where a refused value sits in the request, e.g. ``("location", "grid_code")``."""
-
-
-def dictionary_category(
-    reference: ReferenceData, code: str, kind: CaseKind | None, field: Field
-) -> DictionaryCategory:
-    """The category of the site's dictionary with this code (and kind)."""
-    categories = reference.categories
-    try:
-        found = categories.get(code, kind)
-    except ValueError as error:
-        raise Invalid(field, str(error), "ambiguous_category") from None
-    if found is None:
-        where = ", ".join(edition.standard for edition in categories.editions)
-        raise Invalid(field, f"no category {code} in {where}", "unknown_category")
-    return found
+POINT_FIELD = ("location",)
+GRID_FIELD = ("location", "grid_code")
 
 
 def event_category(category: DictionaryCategory) -> Category:
@@ -43,8 +30,6 @@ def locate(
     point: GeoPoint | None,
     grid_code: str | None,
     address: str | None,
-    point_field: Field,
-    grid_field: Field,
 ) -> Location:
     """The report's location on this site's grid map (单元网格).
 
@@ -57,25 +42,25 @@ def locate(
         grid = grids.grid_at(point.lon, point.lat)
         if grid is None:
             raise Invalid(
-                point_field,
+                POINT_FIELD,
                 f"the point ({point.lon}, {point.lat}) lies in no unit grid of this city",
                 "outside_grids",
             )
         if grid_code is not None and grid.grid_code != grid_code:
             raise Invalid(
-                grid_field,
+                GRID_FIELD,
                 f"the point lies in grid {grid.grid_code}, not in {grid_code}",
                 "grid_mismatch",
             )
     elif grid_code is not None:
         grid = grids.get(grid_code)
         if grid is None:
-            raise Invalid(grid_field, f"no unit grid {grid_code}", "unknown_grid")
+            raise Invalid(GRID_FIELD, f"no unit grid {grid_code}", "unknown_grid")
     if grid is None:
-        raise Invalid(point_field, "give a point (lon, lat) or a grid code", "no_location")
+        raise Invalid(POINT_FIELD, "give a point (lon, lat) or a grid code", "no_location")
     if not _covers(site, grid.district):
         raise Invalid(
-            grid_field if point is None else point_field,
+            GRID_FIELD if point is None else POINT_FIELD,
             f"grid {grid.grid_code} ({grid.name}) belongs to district {grid.district}, "
             f"not to site {site}: report it there",
             "other_district",

@@ -11,14 +11,10 @@ from uuid import UUID
 
 from sqlalchemy import Column, Float, Index, MetaData, String, Table, bindparam, select
 
-from cityloop_intake.decisions import FileReport, Filing, report_payload
-from cityloop_intake.state import Report
 from cityloop_shared.adapters.sql.tables import Moment, case_record_columns
-from cityloop_shared.contract.events.intake import CaseReportedPayload
 from cityloop_shared.contract.lifecycle import TERMINAL
 from cityloop_shared.contract.values import GeoPoint
 from cityloop_shared.ports.unit_of_work import Reader
-from cityloop_shared.runtime.transaction import StageTransaction
 
 metadata = MetaData()
 
@@ -80,17 +76,17 @@ def distance_metres(a: GeoPoint, b: GeoPoint) -> float:
 
 
 async def possible_duplicates(
-    reader: Reader, payload: CaseReportedPayload, now: datetime
+    reader: Reader, category_code: str | None, point: GeoPoint | None, now: datetime
 ) -> tuple[UUID, ...]:
-    """Open cases of the same category reported within 50 m in the last 24 hours, oldest first.
+    """Open cases of the category reported within 50 m of the point in the last 24 hours,
+    oldest first; none for a report without a category or a point.
 
     A second report is flagged, never dropped: only the acceptance operator can tell two
     overflowing bins on one corner from one bin reported twice. The category is the case's
     current one, so a public report that came without a category counts once the duty chief
     has registered it under one.
     """
-    point = payload.location.point
-    if payload.category is None or point is None:
+    if category_code is None or point is None:
         return ()
     lat_span = math.degrees(NEARBY_METRES / EARTH_RADIUS_METRES)
     lon_span = lat_span / max(math.cos(math.radians(point.lat)), 1e-6)
@@ -102,7 +98,7 @@ async def possible_duplicates(
             "north": point.lat + lat_span,
             "west": point.lon - lon_span,
             "east": point.lon + lon_span,
-            "category_code": payload.category.code,
+            "category_code": category_code,
         },
     )
     return tuple(
@@ -110,12 +106,6 @@ async def possible_duplicates(
         for row in rows
         if distance_metres(point, GeoPoint(lon=row["lon"], lat=row["lat"])) <= NEARBY_METRES
     )
-
-
-async def checked(transaction: StageTransaction[Report], case: None, command: FileReport) -> Filing:
-    """The report checked against the reference data, with its likely duplicates."""
-    payload = report_payload(command, transaction.reference, transaction.site)
-    return Filing(payload, await possible_duplicates(transaction.uow, payload, transaction.now))
 
 
 async def requests_by_id(reader: Reader, case_ids: Iterable[UUID]) -> Sequence[Mapping[str, Any]]:

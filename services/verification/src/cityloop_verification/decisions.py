@@ -24,7 +24,7 @@ from cityloop_shared.contract.events.verification import (
 )
 from cityloop_shared.contract.values import Attachment, ClockStep, Reason, ReportChannel
 from cityloop_shared.reference.bundle import ReferenceData
-from cityloop_shared.runtime.auth import may_act_on
+from cityloop_shared.runtime.auth import require_site
 from cityloop_shared.stage import clocks as clock
 from cityloop_shared.stage.decisions import (
     Command,
@@ -80,8 +80,7 @@ def check(case: CheckCase, command: Check, ctx: Context) -> Decision:
     supervisor of the grid, who is not of the city's site.
     """
     if case.supervisor_id != ctx.actor.id:
-        if not may_act_on(ctx.actor, case.site):
-            raise Forbidden(f"actor of site {ctx.actor.site} may not act on a case of {case.site}")
+        require_site(ctx.actor, case.site)
         if case.supervisor_id is None:
             raise Conflict("no check was requested for this case")
         raise Forbidden(f"the check task went to supervisor {case.supervisor_id}")
@@ -121,7 +120,8 @@ def react(case: CheckCase, event: CaseEvent, reference: ReferenceData) -> Sequen
     supervisor = reference.supervisors.supervisor_for(case.grid_code or "")
     if supervisor is None:
         # Reference data gives every known grid a supervisor; a case outside them waits at
-        # feedback_forwarded rather than being sent to nobody (the check list shows it).
+        # feedback_forwarded rather than being sent to nobody. No check list shows it: the
+        # service logs it (``check.no_supervisor``).
         return []
     limit = reference.time_limits.limit_for(ClockStep.CHECK, case.category_code or "*")
     due_at = reference.calendar.add_working_time(event.occurred_at, limit.duration)

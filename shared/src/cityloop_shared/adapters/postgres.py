@@ -1,7 +1,8 @@
 """PostgreSQL: each stage in a schema of its own, through psycopg directly.
 
 The statements are SQLAlchemy Core, as on every backend, compiled once each to psycopg's
-SQL; connections come from psycopg's own pool with the stage's schema on their search path.
+SQL; connections come from psycopg's own pool with the stage's schema on their search path
+and UTC as their time zone.
 A transaction runs in psycopg's pipeline mode: ``BEGIN`` goes with its first read, and its
 writes with ``COMMIT``, so a command costs the database two round trips. Going round
 SQLAlchemy's execution and pooling here cuts what a transaction costs the service by more
@@ -14,12 +15,13 @@ import asyncio
 import contextlib
 import functools
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import make_conninfo
+from psycopg import pq
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Json
 from psycopg_pool import AsyncConnectionPool
@@ -29,7 +31,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from cityloop_shared.adapters.sql.database import SqlDatabase, on_conflict_update
+from cityloop_shared.adapters.sql.database import SqlDatabase
 from cityloop_shared.adapters.sql.executor import Executor
 from cityloop_shared.adapters.sql.unit_of_work import SqlReader, SqlUnitOfWork
 from cityloop_shared.ports.unit_of_work import RecordConflict, Row
@@ -38,24 +40,23 @@ from cityloop_shared.settings import DatabaseSettings
 Connection = psycopg.AsyncConnection[DictRow]
 
 
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL as libpq takes it: the driver dropped, everything else kept (its
+    query too: ``sslmode``, a socket ``host``, ``connect_timeout``)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 class PostgresDatabase(SqlDatabase):
     """Connections are not checked on checkout: that would be one more round trip for every
     command and batch. A connection the server dropped fails its transaction instead, the
-    pool replaces it, and the work is run again (:meth:`lost_connection`)."""
+    pool replaces it, and the work is run again (:meth:`lost_transaction`)."""
 
     dialect = "postgresql"
+    dialect_insert = staticmethod(pg_insert)
 
     def __init__(self, settings: DatabaseSettings, schema: str) -> None:
-        url = make_url(settings.url)
-        conninfo = make_conninfo(
-            host=url.host or "",
-            port=url.port or 5432,
-            user=url.username or "",
-            password=url.password or "",
-            dbname=url.database or "",
-        )
         self.pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
-            conninfo,
+            libpq_url(settings.url),
             min_size=settings.pool_size,
             max_size=settings.pool_size + settings.pool_overflow,
             kwargs={
@@ -67,7 +68,7 @@ class PostgresDatabase(SqlDatabase):
                 # planned once per connection, from its second run on.
                 "prepare_threshold": 1,
             },
-            configure=_keep_prepared,
+            configure=_configure,
             open=False,
         )
         self._opening = asyncio.Lock()
@@ -83,18 +84,21 @@ class PostgresDatabase(SqlDatabase):
     async def begin(self) -> AsyncIterator[SqlUnitOfWork]:
         async with (await self._connections()).connection() as conn:
             try:
-                async with conn.pipeline():
+                async with conn.pipeline() as pipeline:
                     await conn.execute("BEGIN")
                     uow = SqlUnitOfWork(PsycopgExecutor(conn), self)
                     try:
                         yield uow
                         await uow.flush()
+                        await conn.execute("COMMIT")
                     except BaseException:
-                        await conn.execute("ROLLBACK")
+                        if not conn.broken:
+                            await _roll_back(conn, pipeline)
                         raise
-                    await conn.execute("COMMIT")
             except psycopg.IntegrityError as taken:
-                # A write's failure surfaces when the pipeline is synced, at its end.
+                # A write's failure surfaces at a later statement, or at the sync that
+                # carries COMMIT: that leaves the transaction failed, and psycopg rolls it
+                # back as the error leaves the pool's connection block.
                 raise RecordConflict(str(taken)) from taken
 
     @contextlib.asynccontextmanager
@@ -102,17 +106,48 @@ class PostgresDatabase(SqlDatabase):
         async with (await self._connections()).connection() as conn:
             yield SqlReader(PsycopgExecutor(conn))
 
-    def lost_connection(self, error: BaseException) -> bool:
-        return isinstance(error, psycopg.OperationalError)
-
-    def upsert(self, table: Table, key: tuple[str, ...]) -> Executable:
-        return _upsert(table, key)
+    def lost_transaction(self, error: BaseException) -> bool:
+        if not isinstance(error, psycopg.OperationalError):
+            return False
+        if error.sqlstate is None:
+            # libpq's own errors, when the connection broke; a pipeline aborted by an earlier
+            # error and a pool out of connections say so in classes of their own.
+            return type(error) is psycopg.OperationalError
+        return (
+            error.sqlstate in _ROLLED_BACK
+            or error.sqlstate in _SESSION_ENDED
+            or error.sqlstate.startswith(_CONNECTION_EXCEPTION)
+        )
 
     async def dispose(self) -> None:
         await self.pool.close()
 
 
-async def _keep_prepared(conn: Connection) -> None:
+_ROLLED_BACK = frozenset({"40001", "40P01"})
+"""Serialization failure, deadlock: the server rolled the transaction back, and running it
+again may well succeed. (psycopg's classes for them are not ``TransactionRollback``'s.)"""
+_SESSION_ENDED = frozenset({"57P01", "57P02", "57P05"})
+"""The server ended the session: an administrator (``pg_terminate_backend``, a shutdown),
+another backend's crash, the idle session timeout. Query cancels (57014) are not of them."""
+_CONNECTION_EXCEPTION = "08"
+
+
+async def _roll_back(conn: Connection, pipeline: psycopg.AsyncPipeline) -> None:
+    """Queue ``ROLLBACK`` to go with the pipeline's last sync, no round trip of its own."""
+    if conn.pgconn.pipeline_status == pq.PipelineStatus.ABORTED:
+        # A statement failed: the server skips those after it up to the next sync, and
+        # would skip ROLLBACK too. Syncing here takes their results, each "aborted", which
+        # leaving the pipeline would take instead, warning of them.
+        with contextlib.suppress(psycopg.errors.PipelineAborted):
+            await pipeline.sync()
+    await conn.execute("ROLLBACK")
+
+
+async def _configure(conn: Connection) -> None:
+    # Rows are read by psycopg, not through SQLAlchemy's column types (Moment): a timestamp
+    # comes back in the session's time zone, so it is set here, after whatever the server's
+    # default or the client's PGTZ made it.
+    await conn.execute("SET TimeZone TO 'UTC'")
     # Room for every statement a stage runs, so none is evicted and prepared again.
     conn.prepared_max = 256
 
@@ -126,7 +161,7 @@ class PsycopgExecutor(Executor):
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._group: list[tuple[Compiled, Row, Table]] = []
-        self._grouping = False
+        self._grouped = False
 
     async def rows(self, statement: Executable, parameters: Row | None) -> Sequence[Row]:
         sql = _compiled(statement, None)
@@ -139,37 +174,36 @@ class PsycopgExecutor(Executor):
 
     async def execute(self, statement: Executable, rows: Sequence[Row] | None) -> None:
         table = getattr(statement, "table", None)
-        if self._grouping and rows and len(rows) == 1 and isinstance(table, Table):
+        if self._grouped and rows and len(rows) == 1 and isinstance(table, Table):
             if any(member is table for _, _, member in self._group):
                 await self._send_group()
             self._group.append((_compiled(statement, tuple(rows[0])), rows[0], table))
             return
+        # Writes run only in a transaction's pipeline, where a taken place surfaces at a
+        # later statement or at the sync: PostgresDatabase.begin makes it a RecordConflict.
         await self._send_group()
-        try:
-            if not rows:
-                await self._conn.execute(
-                    _compiled(statement, None).text, _compiled(statement, None).bound(None)
-                )
-                return
-            sql = _compiled(statement, tuple(rows[0]))
-            if len(rows) == 1:
-                await self._conn.execute(sql.text, sql.bound(rows[0]))
-                return
-            async with self._conn.cursor() as cursor:
-                await cursor.executemany(sql.text, [sql.bound(row) for row in rows])
-        except psycopg.IntegrityError as taken:
-            raise RecordConflict(str(taken)) from taken
+        if not rows:
+            sql = _compiled(statement, None)
+            await self._conn.execute(sql.text, sql.bound(None))
+            return
+        sql = _compiled(statement, tuple(rows[0]))
+        if len(rows) == 1:
+            await self._conn.execute(sql.text, sql.bound(rows[0]))
+            return
+        async with self._conn.cursor() as cursor:
+            await cursor.executemany(sql.text, [sql.bound(row) for row in rows])
 
     @contextlib.asynccontextmanager
-    async def pipelined(self) -> AsyncIterator[None]:
-        """The whole transaction is one pipeline already (:meth:`PostgresDatabase.begin`):
-        the writes go with its ``COMMIT``; here they are grouped."""
-        self._grouping = True
+    async def grouping(self) -> AsyncIterator[None]:
+        """Single-row writes made inside go in groups (see the class), the last as it ends;
+        all reach the server with the transaction's ``COMMIT``, for the whole transaction is
+        one pipeline (:meth:`PostgresDatabase.begin`)."""
+        self._grouped = True
         try:
             yield
             await self._send_group()
         finally:
-            self._grouping = False
+            self._grouped = False
 
     async def _send_group(self) -> None:
         group, self._group = self._group, []
@@ -217,13 +251,20 @@ class Compiled:
         return values
 
 
-_CACHE: dict[tuple[int, tuple[str, ...] | None], tuple[Executable, Compiled]] = {}
+_Key = tuple[int, tuple[str, ...] | None]
+"""A statement by identity, and the columns an insert is compiled for."""
+_CACHE: OrderedDict[_Key, tuple[Executable, Compiled]] = OrderedDict()
+_CACHE_SIZE = 4096
+"""Far more than the statements a stage builds once; statements built per query (filters)
+come and go, and the least recently used make room."""
 
 
 def _compiled(statement: Executable, keys: tuple[str, ...] | None) -> Compiled:
     """The statement as psycopg's SQL, compiled once (for an insert: once per set of columns)."""
-    found = _CACHE.get((id(statement), keys))
+    key = (id(statement), keys)
+    found = _CACHE.get(key)
     if found is not None and found[0] is statement:
+        _CACHE.move_to_end(key)
         return found[1]
     assert isinstance(statement, ClauseElement), "a SQLAlchemy Core statement"
     compiled = statement.compile(dialect=_DIALECT, column_keys=list(keys) if keys else None)
@@ -240,9 +281,10 @@ def _compiled(statement: Executable, keys: tuple[str, ...] | None) -> Compiled:
             name for name, bind in compiled.binds.items() if isinstance(bind.type, JSON)
         ),
     )
-    if len(_CACHE) > 4096:
-        _CACHE.clear()  # statements built per query (filters) should not pile up
-    _CACHE[id(statement), keys] = (statement, result)
+    _CACHE[key] = (statement, result)
+    _CACHE.move_to_end(key)
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
     return result
 
 
@@ -254,8 +296,3 @@ def _together(parts: tuple[Compiled, ...]) -> str:
     """One statement of several writes, each a ``WITH`` part with its parameters prefixed."""
     renamed = [_PLACEHOLDER.sub(f"%(w{n}_\\1)s", part.text) for n, part in enumerate(parts)]
     return "WITH " + ", ".join(f"w{n} AS ({text})" for n, text in enumerate(renamed)) + " SELECT 1"
-
-
-@functools.cache
-def _upsert(table: Table, key: tuple[str, ...]) -> Executable:
-    return on_conflict_update(pg_insert, table, key)

@@ -5,17 +5,16 @@ to a write."""
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, event, make_url
+from sqlalchemy import event, make_url
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql import Executable
 
-from cityloop_shared.adapters.sql.database import READING, SqlDatabase, on_conflict_update
+from cityloop_shared.adapters.sql.database import READING, SqlDatabase
 from cityloop_shared.adapters.sql.executor import Executor
 from cityloop_shared.adapters.sql.unit_of_work import SqlReader, SqlUnitOfWork
 from cityloop_shared.ports.unit_of_work import RecordConflict, Row
@@ -27,6 +26,7 @@ BUSY_TIMEOUT_MS = 30_000
 
 class SQLiteDatabase(SqlDatabase):
     dialect = "sqlite"
+    dialect_insert = staticmethod(sqlite_insert)
 
     def __init__(self, settings: DatabaseSettings) -> None:
         url = make_url(settings.url).set(drivername="sqlite+aiosqlite")
@@ -47,11 +47,10 @@ class SQLiteDatabase(SqlDatabase):
             reader = await conn.execution_options(**{READING: True})
             yield SqlReader(SQLAlchemyExecutor(reader))
 
-    def lost_connection(self, error: BaseException) -> bool:
+    def lost_transaction(self, error: BaseException) -> bool:
+        # One writer at a time, taken at BEGIN: no deadlock to break; a busy database
+        # waited out BUSY_TIMEOUT_MS already.
         return isinstance(error, DBAPIError) and error.connection_invalidated
-
-    def upsert(self, table: Table, key: tuple[str, ...]) -> Executable:
-        return _upsert(table, key)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -75,7 +74,7 @@ class SQLAlchemyExecutor(Executor):
             raise RecordConflict(str(taken.orig)) from taken
 
     @contextlib.asynccontextmanager
-    async def pipelined(self) -> AsyncIterator[None]:
+    async def grouping(self) -> AsyncIterator[None]:
         """An in-process database has no round trips to save."""
         yield
 
@@ -95,8 +94,3 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql(
         "BEGIN" if conn.get_execution_options().get(READING) else "BEGIN IMMEDIATE"
     )
-
-
-@functools.cache
-def _upsert(table: Table, key: tuple[str, ...]) -> Executable:
-    return on_conflict_update(sqlite_insert, table, key)

@@ -46,10 +46,9 @@ class Upcasters:
 
         return add
 
-    @property
-    def lifts(self) -> bool:
-        """Whether any old version is known: without one, nothing needs lifting."""
-        return bool(self._steps)
+    def is_current(self, event: CaseEvent) -> bool:
+        """Whether the event is of its type's current version: nothing to lift."""
+        return event.schema_version >= self._current.get(event.event_type, 1)
 
     def upcast(self, raw: RawEvent) -> RawEvent:
         event_type = raw.get("event_type")
@@ -77,11 +76,13 @@ def encode(event: CaseEvent) -> bytes:
 
 def decode(data: bytes | str, upcasters: Upcasters = UPCASTERS) -> CaseEvent:
     """Parse a record into its event model, or raise :class:`UndecodableEvent` saying why."""
-    if not upcasters.lifts:
-        # The parser validates straight from the JSON text; what fails is read again below
-        # only to say why.
-        with contextlib.suppress(ValidationError):
-            return _ADAPTER.validate_json(data)
+    # The parser validates straight from the JSON text. What it reads as an old version is
+    # read again below to be lifted (the current model may also fit it, with the old meaning);
+    # what fails is read again to be lifted, or to say why.
+    with contextlib.suppress(ValidationError):
+        event = _ADAPTER.validate_json(data)
+        if upcasters.is_current(event):
+            return event
     try:
         raw = json.loads(data)
     except ValueError as error:

@@ -64,6 +64,12 @@ class CaseEvent(BaseModel):
     payload: Payload
 
     @classmethod
+    def type_name(cls) -> str:
+        """The event type this model carries: its ``event_type`` field's one value."""
+        name: str = cls.model_fields["event_type"].default
+        return name
+
+    @classmethod
     def create(
         cls,
         *,
@@ -88,7 +94,7 @@ class CaseEvent(BaseModel):
             correlation_id = correlation_id or cause.correlation_id
         return cls(
             event_id=event_id or new_id(),
-            event_type=cls.model_fields["event_type"].default,
+            event_type=cls.type_name(),
             case_id=case_id,
             site=site,
             occurred_at=occurred_at or datetime.now(UTC),

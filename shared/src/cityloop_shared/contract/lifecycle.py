@@ -258,7 +258,7 @@ class LifecycleView:
 
     def may_follow(self, state: CaseState | None, event_type: str) -> bool:
         """Whether the event can still become legal for the case, by moves yet to come."""
-        return any(allowed(candidate, event_type) for candidate in _reach(state, list(_MOVES)))
+        return any(allowed(candidate, event_type) for candidate in _ahead(state))
 
 
 @functools.cache
@@ -279,7 +279,3 @@ def _reach(start: CaseState | None, moves: list[str]) -> tuple[CaseState | None,
             if following not in seen:
                 seen.append(following)
     return tuple(seen)
-
-
-STRICT = LifecycleView(EVENT_TYPES_IN_LIFECYCLE)
-"""The machine as a stage that applies every event type sees it."""

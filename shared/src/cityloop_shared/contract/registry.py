@@ -91,7 +91,7 @@ AnyCaseEvent = Annotated[
 ]
 
 EVENT_TYPES: MappingProxyType[str, type[CaseEvent]] = MappingProxyType(
-    {cls.model_fields["event_type"].default: cls for cls in get_args(get_args(AnyCaseEvent)[0])}
+    {cls.type_name(): cls for cls in get_args(get_args(AnyCaseEvent)[0])}
 )
 """Event type name → model."""
 

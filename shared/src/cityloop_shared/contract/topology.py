@@ -17,11 +17,6 @@ from .topics import Stage, event_topic
 from .values import ClockStep
 
 
-def type_name(model: type[CaseEvent]) -> str:
-    name: str = model.model_fields["event_type"].default
-    return name
-
-
 @dataclass(frozen=True)
 class Topology:
     stage: Stage
@@ -32,23 +27,23 @@ class Topology:
     view: LifecycleView = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        wrong = sorted(type_name(m) for m in self.emits if self.stage not in m.emitted_by)
+        wrong = sorted(m.type_name() for m in self.emits if self.stage not in m.emitted_by)
         if wrong:
             raise ValueError(
                 f"{self.stage} declares it emits {wrong}, which its topic may not carry"
             )
-        own = sorted(type_name(m) for m in self.follows if m.emitted_by == {self.stage})
+        own = sorted(m.type_name() for m in self.follows if m.emitted_by == {self.stage})
         if own:
             raise ValueError(f"{self.stage} follows {own}, which only it emits: it applies them")
         object.__setattr__(self, "view", LifecycleView(self.follows_types | self.emits_types))
 
     @property
     def follows_types(self) -> frozenset[str]:
-        return frozenset(type_name(model) for model in self.follows)
+        return frozenset(model.type_name() for model in self.follows)
 
     @property
     def emits_types(self) -> frozenset[str]:
-        return frozenset(type_name(model) for model in self.emits)
+        return frozenset(model.type_name() for model in self.emits)
 
     @property
     def upstream(self) -> tuple[Stage, ...]:

@@ -50,5 +50,6 @@ class Recorder(ABC):
         """The oldest entries not published yet, in order."""
 
     @abstractmethod
-    async def mark_published(self, positions: Sequence[int], at: datetime) -> None:
-        """Stamp entries as published (by the relay, after the broker acknowledged them)."""
+    def mark_published(self, positions: Sequence[int], at: datetime) -> None:
+        """Stamp entries as published (by the relay, after the broker acknowledged them);
+        written when the unit of work flushes."""

@@ -17,8 +17,11 @@ class CaseStates(ABC, Generic[R]):
     async def load(self, case_ids: Collection[UUID]) -> dict[UUID, R]:
         """The records of those cases the stage holds, locked until the transaction ends.
 
-        Lockers take rows in one order (by case id), so two transactions sharing cases
-        cannot deadlock.
+        Loads take their rows in one order (by case id), so two loads sharing cases do not
+        deadlock each other. Other locks can still cross them: a clock scan locks clocks and
+        then its cases' rows, a command its case's rows and then writes its clocks. The
+        database breaks such a deadlock by rolling one transaction back, and that one is
+        run again (:meth:`~.unit_of_work.Database.is_transient`).
         """
 
     @abstractmethod

@@ -85,7 +85,8 @@ class Database(ABC):
     @abstractmethod
     def is_transient(self, error: BaseException) -> bool:
         """Whether the work may succeed when run again: a concurrent writer took the same key,
-        or the connection was dropped (its transaction rolled back)."""
+        the connection broke, or the database rolled the transaction back to settle a
+        deadlock or a serialization conflict."""
 
     @abstractmethod
     async def dispose(self) -> None: ...

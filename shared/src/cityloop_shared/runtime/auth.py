@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import ColumnElement
 
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
@@ -70,6 +71,15 @@ def may_act_on(actor: Actor, case_site: str) -> bool:
     if actor.site == case_site:
         return True
     return site_level(actor.site) is SiteLevel.CITY and city_of(case_site) == actor.site
+
+
+def visible_sites(actor: Actor, site: ColumnElement[str]) -> ColumnElement[bool]:
+    """Where a list's ``site`` column names a site the actor may act on (:func:`may_act_on`):
+    the actor's own district, or every site of the city for the city's people."""
+    if site_level(actor.site) is SiteLevel.CITY:
+        # A city site is its city's first four digits and "00"; its districts share the four.
+        return site.like(f"{actor.site[:4]}%")
+    return site == actor.site
 
 
 def require_site(actor: Actor, case_site: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
@@ -42,7 +42,6 @@ Work = Callable[[StageTransaction[Any]], Awaitable[Any]]
 """Decides a command inside the transaction; returns the JSON-able answer."""
 Prepare = Callable[[StageTransaction[Any], Any, Any], Awaitable[Any]]
 """Reads a decision needs beyond the record, in its transaction (a case number of the day)."""
-Decide = Callable[[Any, Any, Context], Decision]
 
 
 def service_runtime(request: Request) -> ServiceRuntime:
@@ -82,30 +81,9 @@ class Commands(Generic[R]):
         The actor must be of the case's site (or its city), unless ``any_site``: then the
         decision says who may act (a task entrusted to a person of another site).
         """
-
-        async def endpoint(
-            request: Request, case_id: UUID, body: Any, actor: Actor, key: str | None
-        ) -> JSONResponse:
-            require_role(actor, *roles)
-            runtime = service_runtime(request)
-
-            async def work(transaction: StageTransaction[Any]) -> dict[str, Any]:
-                # The command's moment is its transaction's: what it reads and what it decides
-                # are of one instant (a case number's day, a deadline's start).
-                now = transaction.now
-                record = await transaction.case(case_id)
-                if record is None:
-                    raise NotFound(f"{runtime.stage.value} holds no case {case_id}")
-                if not any_site:
-                    require_site(actor, record.site)
-                command = await prepare(transaction, record, body) if prepare else body
-                decision = decide(record, command, _context(runtime, actor, now))
-                events = await transaction.decide(record, decision.events, actor=actor, at=now)
-                return answer_of(events, decision)
-
-            return await run_command(runtime, actor, key, body, work)
-
-        self._route(path, body, endpoint, summary, with_case=True, status_code=status.HTTP_200_OK)
+        self._command(
+            path, body, lambda _: roles, decide, prepare, summary, opens=False, any_site=any_site
+        )
 
     def opening(
         self,
@@ -117,53 +95,57 @@ class Commands(Generic[R]):
         prepare: Prepare | None = None,
         summary: str | None = None,
     ) -> None:
-        """``POST path``: a command that opens a new case (a report)."""
+        """``POST path``: a command that opens a new case (a report), decided on no record, by
+        an actor of the service's site (or its city) in a role the body's channel allows."""
+        self._command(path, body, roles, decide, prepare, summary, opens=True, any_site=False)
 
-        async def endpoint(
-            request: Request, case_id: None, body: Any, actor: Actor, key: str | None
-        ) -> JSONResponse:
-            require_role(actor, *roles(body))
-            runtime = service_runtime(request)
-            require_site(actor, runtime.site)
-
-            async def work(transaction: StageTransaction[Any]) -> dict[str, Any]:
-                now = transaction.now
-                command = await prepare(transaction, None, body) if prepare else body
-                decision = decide(None, command, _context(runtime, actor, now))
-                events = await transaction.decide(None, decision.events, actor=actor, at=now)
-                return answer_of(events, decision)
-
-            return await run_command(
-                runtime, actor, key, body, work, status_code=status.HTTP_201_CREATED
-            )
-
-        self._route(
-            path, body, endpoint, summary, with_case=False, status_code=status.HTTP_201_CREATED
-        )
-
-    def _route(
+    def _command(
         self,
         path: str,
         body: type[BaseModel],
-        endpoint: Callable[..., Awaitable[JSONResponse]],
+        roles: Callable[[Any], Collection[Role]],
+        decide: Callable[[Any, Any, Context], Decision],
+        prepare: Prepare | None,
         summary: str | None,
         *,
-        with_case: bool,
-        status_code: int,
+        opens: bool,
+        any_site: bool,
     ) -> None:
+        status_code = status.HTTP_201_CREATED if opens else status.HTTP_200_OK
+
         async def route(**arguments: Any) -> JSONResponse:
-            return await endpoint(
-                arguments["request"],
-                arguments.get("case_id"),
-                arguments["body"],
-                arguments["actor"],
-                arguments["key"],
+            actor: Actor = arguments["actor"]
+            sent = arguments["body"]
+            require_role(actor, *roles(sent))
+            runtime = service_runtime(arguments["request"])
+            if opens:
+                require_site(actor, runtime.site)
+
+            async def work(transaction: StageTransaction[Any]) -> dict[str, Any]:
+                # The command's moment is its transaction's: what it reads and what it decides
+                # are of one instant (a case number's day, a deadline's start).
+                now = transaction.now
+                record = None
+                if not opens:
+                    case_id = arguments["case_id"]
+                    record = await transaction.case(case_id)
+                    if record is None:
+                        raise NotFound(f"{runtime.stage.value} holds no case {case_id}")
+                    if not any_site:
+                        require_site(actor, record.site)
+                command = await prepare(transaction, record, sent) if prepare else sent
+                decision = decide(record, command, _context(runtime, actor, now))
+                events = await transaction.decide(record, decision.events, actor=actor, at=now)
+                return answer_of(events, decision)
+
+            return await run_command(
+                runtime, actor, arguments["key"], sent, work, status_code=status_code
             )
 
         parameter = inspect.Parameter
         parameters = [
             parameter("request", parameter.KEYWORD_ONLY, annotation=Request),
-            *([parameter("case_id", parameter.KEYWORD_ONLY, annotation=UUID)] if with_case else []),
+            *([] if opens else [parameter("case_id", parameter.KEYWORD_ONLY, annotation=UUID)]),
             parameter("body", parameter.KEYWORD_ONLY, annotation=body),
             parameter(
                 "actor", parameter.KEYWORD_ONLY, annotation=Annotated[Actor, Depends(current_actor)]
@@ -226,7 +208,7 @@ async def run_command(
                         actor.id,
                         idempotency_key,
                         Answer(fingerprint, status_code, answer),
-                        datetime.now(UTC),
+                        transaction.now,
                     )
         except (Refused, IllegalTransition):
             if (first := await first_answer()) is not None:

@@ -22,7 +22,7 @@ def serve(
     adds to the one :func:`service_app` makes)."""
     settings = ServiceSettings()
     configure_logging(settings.log_format, settings.log_level)
-    schema = settings.database.schema_name or service.rules.topology.stage.value
+    schema = settings.database.schema_of(service.rules.topology.stage)
     upgrade(settings.database, schema, service.migrations)
     uvicorn.run(
         create_app(settings) if create_app else service_app(service, settings),

@@ -65,13 +65,15 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while True:
+            # Cleared before the round, not after: a commit that wakes the relay while it
+            # publishes is then answered by the next round at once, not after idle_seconds.
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
             except Exception:
                 log.exception("relay.publish_failed")
                 published = 0
             if published < self._batch_size:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle_seconds)
 
@@ -98,8 +100,6 @@ class OutboxRelay:
         ]
         await asyncio.gather(*deliveries)
         async with self._database.begin() as uow:
-            await uow.recorder.mark_published(
-                [entry.position for entry in entries], datetime.now(UTC)
-            )
+            uow.recorder.mark_published([entry.position for entry in entries], datetime.now(UTC))
         log.debug("relay.published", count=len(entries))
         return len(entries)

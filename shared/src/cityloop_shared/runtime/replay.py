@@ -4,7 +4,8 @@ A stage's history is what it applied, in the order it applied it (its ``tracking
 read from topics, and events it decided itself. A replay receives the first again — so its
 reactions are derived again, with the same ids and hashes — and restores the second (a
 command's or a clock's decision, which nothing re-derives). The replayed store then holds the
-same records, journal and clocks as the original.
+same records, journal and clocks as the original; where the replay goes another way (a
+reaction derived differently, an event it cannot apply), its ``differences`` say so.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from cityloop_shared.ports.tracker import OWN, Applied
 from cityloop_shared.ports.unit_of_work import Database
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.definition import StageService
-from cityloop_shared.runtime.transaction import stage_transaction
+from cityloop_shared.runtime.transaction import Outcome, stage_transaction
 
 PAGE = 1000
+_TRACKED = frozenset({Outcome.APPLIED, Outcome.LATE, Outcome.DECLINED})
+"""What a received event in the history came to: it is tracked only when it came to one of
+these, so the replay must come to one of them too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +44,8 @@ class Replay:
     rederived: int = 0
     """The history's reactions derived again (rather than restored)."""
     differences: list[str] = field(default_factory=list)
-    """Reactions derived differently from the history's, or derived where it had none."""
+    """Reactions derived differently from the history's, or derived where it had none; events
+    the history applied that the replay could not (waiting for their case, or dead)."""
 
 
 async def history(database: Database, received: Mapping[UUID, CaseEvent]) -> list[Step]:
@@ -81,7 +86,11 @@ async def replay(
             result.steps += 1
             if step.source != OWN:
                 before = len(transaction.emitted)
-                await transaction.receive(step.event, step.source)
+                outcome = await transaction.receive(step.event, step.source)
+                if outcome not in _TRACKED and outcome is not Outcome.DEAD:
+                    result.differences.append(
+                        f"{step.event.event_id} was {outcome.value} in the replay"
+                    )
                 derived |= {e.event_id: e for e in transaction.emitted[before:]}
             elif (again := derived.pop(step.event.event_id, None)) is not None:
                 result.rederived += 1
@@ -101,4 +110,9 @@ async def replay(
                         )
                     )
         result.differences += [f"{event_id} was derived anew" for event_id in derived]
+        # With the reason; this names too what waited in the replay and died when its case moved.
+        result.differences += [
+            f"{dead.event.event_id} is a dead letter in the replay: {dead.reason}"
+            for dead in transaction.dead
+        ]
     return result

@@ -30,8 +30,9 @@ T = TypeVar("T")
 
 
 async def retrying(work: Callable[[], Awaitable[T]], database: Database, attempts: int = 5) -> T:
-    """Run ``work`` again when a concurrent writer took the same case sequence or tracking id,
-    or when the database dropped the connection it ran on (its transaction rolled back)."""
+    """Run ``work`` again when its transaction was lost to a passing cause: a concurrent
+    writer took the same case sequence or tracking id, the connection broke, or the database
+    rolled it back to settle a deadlock (``Database.is_transient``)."""
     for attempt in range(1, attempts + 1):
         try:
             return await work()
@@ -53,7 +54,7 @@ class ServiceRuntime:
         self.namespace = settings.topic_namespace
         self.topic = event_topic(settings.site, self.stage, self.namespace)
         self.dead_letter_topic = dead_letter_topic(settings.site, self.stage, self.namespace)
-        self.schema = settings.database.schema_name or self.stage.value
+        self.schema = settings.database.schema_of(self.stage)
         self.database = open_database(settings.database, self.schema)
         self.broker: KafkaBroker = build_broker(settings.kafka)
         self.relay = OutboxRelay(self.database)
@@ -73,22 +74,28 @@ class ServiceRuntime:
     async def transaction(self) -> AsyncIterator[StageTransaction[Any]]:
         """A stage transaction; what it journals is relayed after it commits.
 
-        Events it found dead are published to the dead-letter topic before it commits, so a
-        crash in between reads the records again rather than losing their dead letters.
+        Events it found dead are published to the dead-letter topic before it commits (each
+        acknowledged by the broker), so a crash in between reads the records again rather
+        than losing their dead letters; at worst a dead letter is published twice.
         """
         async with stage_transaction(
-            self.database, self.service, site=self.site, topic=self.topic, reference=self.reference
+            self.database,
+            self.service,
+            site=self.site,
+            topic=self.topic,
+            reference=self.reference,
+            before_commit=self._send_dead_letters,
         ) as transaction:
             yield transaction
-            transaction.settle()
-            await transaction.uow.flush()
-            for dead in transaction.dead:
-                log.warning("case_event.dead", **event_log_context(dead.event))
-                await self.send_dead_letter(
-                    encode(dead.event), str(dead.event.case_id).encode(), dead.source, dead.reason
-                )
         if transaction.emitted:
             self.relay.wake()
+
+    async def _send_dead_letters(self, transaction: StageTransaction[Any]) -> None:
+        for dead in transaction.dead:
+            log.warning("case_event.dead", **event_log_context(dead.event))
+            await self.send_dead_letter(
+                encode(dead.event), str(dead.event.case_id).encode(), dead.source, dead.reason
+            )
 
     async def retrying(self, work: Callable[[], Awaitable[T]]) -> T:
         return await retrying(work, self.database)

@@ -6,7 +6,6 @@ clock and that moment, so the same clock gives the same event however late the s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 from cityloop_shared.contract.actors import Actor
@@ -16,7 +15,7 @@ from cityloop_shared.contract.events.time_limits import (
     TimeLimitWarning,
 )
 from cityloop_shared.contract.ids import derived_id
-from cityloop_shared.contract.topology import type_name
+from cityloop_shared.contract.lifecycle import IllegalTransition
 from cityloop_shared.ports.clocks import DueSignal
 from cityloop_shared.runtime.service import ServiceRuntime
 from cityloop_shared.runtime.transaction import EventIds
@@ -26,24 +25,28 @@ from cityloop_shared.stage.decisions import Draft
 async def scan_clocks(runtime: ServiceRuntime) -> int:
     """Emit every signal due now; the number emitted. Safe to run again at any time."""
     actor = Actor.system(runtime.site, f"{runtime.stage.value}-clock")
-    view = runtime.service.rules.topology.view
     emitted = 0
     async with runtime.transaction() as transaction:
-        signals = await transaction.uow.clocks.due(datetime.now(UTC))
+        signals = await transaction.uow.clocks.due(transaction.now)
         await transaction.load({signal.case_id for signal in signals})
         for signal in signals:
             transaction.uow.clocks.mark_signalled(signal)
             model = TimeLimitOverdue if signal.overdue else TimeLimitWarning
             case = await transaction.case(signal.case_id)
-            if case is None or not view.allows(case.lifecycle, type_name(model)):
+            if case is None:
                 continue
-            await transaction.decide(
-                case,
-                [Draft(model, TimeLimitPayload(step=signal.step, deadline=signal.deadline))],
-                actor=actor,
-                at=signal.due_at,
-                ids=_signal_ids(signal, type_name(model)),
-            )
+            try:
+                await transaction.decide(
+                    case,
+                    [Draft(model, TimeLimitPayload(step=signal.step, deadline=signal.deadline))],
+                    actor=actor,
+                    at=signal.due_at,
+                    ids=_signal_ids(signal, model.type_name()),
+                )
+            except IllegalTransition:
+                # The case may stand where the signal no longer applies (it ended, perhaps
+                # unseen by this stage): it is marked signalled, and nothing of it is written.
+                continue
             emitted += 1
     return emitted
 

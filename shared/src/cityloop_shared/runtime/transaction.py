@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -41,6 +41,9 @@ log = get_logger("cityloop.transaction")
 
 EventIds = Callable[[int], UUID]
 """The id of the n-th event of a decision."""
+BeforeCommit = Callable[["StageTransaction[Any]"], Awaitable[None]]
+"""Work done once the transaction's work is settled and before it commits (publishing its
+dead letters): should it fail, the transaction does not commit."""
 
 
 class Outcome(StrEnum):
@@ -81,14 +84,20 @@ async def stage_transaction(
     site: str,
     topic: str,
     reference: ReferenceData,
+    before_commit: BeforeCommit | None = None,
 ) -> AsyncIterator[StageTransaction[R]]:
     """A stage transaction on a new database transaction: what still waits when the block ends
-    is parked, and everything is written before the commit."""
+    is parked, then ``before_commit`` runs, and the database writes it all as it commits.
+
+    ``before_commit`` runs inside the database transaction: if it raises, or the process dies
+    before the commit, nothing of the transaction is kept and its work is done again.
+    """
     async with database.begin() as uow:
         transaction = StageTransaction(uow, service, site=site, topic=topic, reference=reference)
         yield transaction
         transaction.settle()
-        await uow.flush()
+        if before_commit is not None:
+            await before_commit(transaction)
 
 
 class StageTransaction(Generic[R]):
@@ -189,10 +198,16 @@ class StageTransaction(Generic[R]):
             ):
                 return Outcome.PARKED
             return self._set_aside(record, event, source, refusal)
+        await self._take(record, event, state, source)
+        return Outcome.APPLIED
+
+    async def _take(
+        self, record: R | None, event: CaseEvent, state: CaseState, source: str
+    ) -> None:
+        """Apply an event the case can take, and decide the stage's reaction to it."""
         after = await self._apply(record, event, state, source)
         if after is not None:
             await self._react(after, event)
-        return Outcome.APPLIED
 
     async def _release(self, case_id: UUID) -> None:
         """The case moved: what waited for it is applied if it now can be, dead if it never
@@ -204,13 +219,13 @@ class StageTransaction(Generic[R]):
                 record = self._cases.get(case_id)
                 before = record.lifecycle if record else None
                 try:
-                    self.view.receive(before, waiting.event.event_type)
+                    state = self.view.receive(before, waiting.event.event_type)
                 except IllegalTransition as refusal:
                     if self.view.may_follow(before, waiting.event.event_type):
                         continue
                     self._set_aside(record, waiting.event, waiting.source, refusal)
                 else:
-                    await self._receive(waiting.event, waiting.source)
+                    await self._take(record, waiting.event, state, waiting.source)
                     moved = True
                 self._waiting[case_id].remove(waiting)
                 if waiting.stored:
@@ -264,22 +279,21 @@ class StageTransaction(Generic[R]):
         *,
         actor: Actor,
         at: datetime,
-        case_id: UUID | None = None,
         cause: CaseEvent | None = None,
         ids: EventIds | None = None,
     ) -> list[CaseEvent]:
         """Make, apply and journal the drafted events of one case, or refuse all of them with
         :class:`IllegalTransition`: the stage's view must allow each where the case will be.
 
-        A new case (no record) takes ``case_id``, or a new id. Without a ``cause``, the case's
-        last applied event is the cause: the event the actor saw when deciding.
+        Without a ``cause``, the case's last applied event is the cause: the event the actor
+        saw when deciding.
         """
         states: list[CaseState] = []
         state = record.lifecycle if record else None
         for draft in drafts:
             state = self.view.decide(state, draft.event_type)
             states.append(state)
-        case = record.case_id if record else case_id or new_id()
+        case = record.case_id if record else new_id()
         events = []
         for index, (draft, state) in enumerate(zip(drafts, states, strict=True)):
             event = draft.model.create(

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict
 from cityloop_shared.contract.actors import Actor
 from cityloop_shared.contract.envelope import CaseEvent, Payload
 from cityloop_shared.contract.lifecycle import LifecycleView
-from cityloop_shared.contract.topology import type_name
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.stage.record import CaseRecord
 
@@ -38,7 +37,7 @@ class Draft:
 
     @property
     def event_type(self) -> str:
-        return type_name(self.model)
+        return self.model.type_name()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +63,7 @@ class Context:
     def require(self, case: CaseRecord, model: type[CaseEvent]) -> None:
         """Refuse (409) when the case may stand where ``model`` is not allowed: before anything
         else of the command is looked at."""
-        self.view.decide(case.lifecycle, type_name(model))
+        self.view.decide(case.lifecycle, model.type_name())
 
 
 class Refused(Exception):

@@ -7,6 +7,8 @@ Subclass :class:`StorageContract` in a test module named for the backend and giv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
@@ -14,9 +16,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Boolean, Column, Connection, MetaData, String, Table, func, select
+from sqlalchemy.sql import Executable
 
+from cityloop_shared.adapters.sql.executor import Executor
 from cityloop_shared.adapters.sql.tables import Moment, case_record_columns, tracking
 from cityloop_shared.adapters.sql.tables import metadata as shared_metadata
+from cityloop_shared.adapters.sql.unit_of_work import SqlUnitOfWork
 from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.contract.examples import example_event
 from cityloop_shared.contract.ids import new_id
@@ -25,7 +30,7 @@ from cityloop_shared.contract.values import ClockStep
 from cityloop_shared.ports.answers import Answer
 from cityloop_shared.ports.clocks import Clock
 from cityloop_shared.ports.tracker import OWN
-from cityloop_shared.ports.unit_of_work import Database, RecordConflict
+from cityloop_shared.ports.unit_of_work import Database, RecordConflict, Row, UnitOfWork
 from cityloop_shared.stage.record import CaseRecord
 
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -96,12 +101,19 @@ class StorageContract:
         self, database: Database
     ) -> None:
         events = chain(2)
+        clock = _clock()
+        answer = Answer("f" * 64, 201, {"case_id": "x"})
         async with database.begin() as uow:
+            sent = _watch_writes(uow)
             uow.recorder.append(events, "topic")
             uow.tracker.track(events[0], OWN, NOON)
             uow.states(samples, Sample).save(sample(case_id=events[0].case_id))
-            async with database.reading() as reader:
-                assert await reader.scalar(select(func.count()).select_from(tracking)) == 0
+            uow.clocks.start(clock)
+            uow.answers.remember("op-1", "key-1", answer, NOON)
+            uow.recorder.mark_published([], NOON)  # stamps nothing, and is a write all the same
+            assert sent == []
+            await uow.flush()
+            assert len(sent) == 6  # the journal's two events go as one statement
         async with database.begin() as uow:
             assert [e.event_id for e in await uow.recorder.case_events(events[0].case_id)] == [
                 e.event_id for e in events
@@ -112,6 +124,18 @@ class StorageContract:
             assert list(await uow.states(samples, Sample).load([events[0].case_id])) == [
                 events[0].case_id
             ]
+            assert await uow.clocks.clock(clock.case_id, clock.step) == clock
+            assert await uow.answers.recall("op-1", "key-1") == answer
+
+    async def test_a_reader_does_not_see_what_is_not_committed(self, database: Database) -> None:
+        event = chain(1)[0]
+        async with database.begin() as uow:
+            uow.tracker.track(event, OWN, NOON)
+            await uow.flush()
+            async with database.reading() as reader:
+                assert await reader.scalar(select(func.count()).select_from(tracking)) == 0
+        async with database.reading() as reader:
+            assert await reader.scalar(select(func.count()).select_from(tracking)) == 1
 
     async def test_a_failed_transaction_leaves_nothing(self, database: Database) -> None:
         events = chain(1)
@@ -188,7 +212,7 @@ class StorageContract:
         async with database.begin() as uow:
             pending = await uow.recorder.unpublished(2)
             assert [e.event_id for e in pending] == [e.event_id for e in events[:2]]
-            await uow.recorder.mark_published([e.position for e in pending], NOON)
+            uow.recorder.mark_published([e.position for e in pending], NOON)
         async with database.begin() as uow:
             assert [e.event_id for e in await uow.recorder.unpublished(10)] == [events[2].event_id]
             published = await uow.recorder.entries()
@@ -365,6 +389,35 @@ class StorageContract:
             assert await uow.answers.recall("op-1", "key-1") == answer
             assert await uow.answers.recall("op-2", "key-1") is None
             assert await uow.answers.recall("op-1", "key-2") is None
+
+
+class _WriteWatcher(Executor):
+    """Hands everything on to the adapter's executor, keeping the writes it was given."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self.sent: list[Executable] = []
+
+    async def rows(self, statement: Executable, parameters: Row | None) -> Sequence[Row]:
+        return await self._executor.rows(statement, parameters)
+
+    async def scalar(self, statement: Executable, parameters: Row | None) -> Any:
+        return await self._executor.scalar(statement, parameters)
+
+    async def execute(self, statement: Executable, rows: Sequence[Row] | None) -> None:
+        self.sent.append(statement)
+        await self._executor.execute(statement, rows)
+
+    def grouping(self) -> AbstractAsyncContextManager[None]:
+        return self._executor.grouping()
+
+
+def _watch_writes(uow: UnitOfWork) -> list[Executable]:
+    """The write statements the unit of work hands its database from now on."""
+    assert isinstance(uow, SqlUnitOfWork), "the adapters share the SQL unit of work"
+    watcher = _WriteWatcher(uow.executor)
+    uow.executor = watcher
+    return watcher.sent
 
 
 def replace_id(event: CaseEvent) -> CaseEvent:

@@ -22,7 +22,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from cityloop_intake.filing import event_category, locate
+from cityloop_intake.api import filed
+from cityloop_intake.decisions import FileReport, ReportedLocation, report
+from cityloop_intake.filing import POINT_FIELD
 from cityloop_intake.open311.formats import Format, Open311Error, error_response, respond
 from cityloop_intake.open311.models import (
     RequestsQuery,
@@ -33,19 +35,11 @@ from cityloop_intake.open311.models import (
     w3c,
 )
 from cityloop_intake.open311.settings import Open311Settings
-from cityloop_intake.store import (
-    possible_duplicates,
-    request_of_token,
-    requests_by_id,
-    requests_matching,
-)
+from cityloop_intake.store import request_of_token, requests_by_id, requests_matching
 from cityloop_shared.contract.actors import Actor, Role
-from cityloop_shared.contract.events.intake import CaseReported, CaseReportedPayload
 from cityloop_shared.contract.values import (
     Attachment,
     ClockStep,
-    GeoPoint,
-    Location,
     PublicReporter,
     ReportChannel,
     TimeUnit,
@@ -54,7 +48,7 @@ from cityloop_shared.reference.categories import Category
 from cityloop_shared.runtime.commands import IdempotencyKey, run_command, service_runtime
 from cityloop_shared.runtime.service import ServiceRuntime
 from cityloop_shared.runtime.transaction import StageTransaction
-from cityloop_shared.stage.decisions import Draft, Invalid, Refused
+from cityloop_shared.stage.decisions import Context, Invalid, Refused
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MAX_SPAN = timedelta(days=90)
@@ -165,30 +159,41 @@ async def post_service_request(
     form = ServiceRequestForm.model_validate(fields)
     _check_jurisdiction(request, form.jurisdiction_id)
     category = _service(request, form.service_code)
-    location = _location(runtime, form)
+    token = secrets.token_hex(16)
+    command = _command(form, category, token)
     actor = Actor(id=f"open311:{owner}", role=Role.PUBLIC, site=runtime.site)
 
     async def work(transaction: StageTransaction[Any]) -> list[dict[str, Any]]:
-        token = secrets.token_hex(16)
-        payload = _payload(form, category, location, token)
-        duplicates = await possible_duplicates(transaction.uow, payload, transaction.now)
-        payload = payload.model_copy(update={"possible_duplicates": duplicates})
-        (event,) = await transaction.decide(
-            None, [Draft(CaseReported, payload)], actor=actor, at=transaction.now
+        # The same read and decision as the centre's POST /reports.
+        filing = await filed(transaction, None, command)
+        context = Context(
+            actor=actor,
+            now=transaction.now,
+            reference=transaction.reference,
+            site=transaction.site,
+            view=transaction.view,
         )
+        decision = report(None, filing, context)
+        (event,) = await transaction.decide(None, decision.events, actor=actor, at=context.now)
         # The id is known at once (type realtime); the token comes too, for clients that
         # keep only tokens.
         return [
             {
                 "service_request_id": str(event.case_id),
                 "token": token,
-                "service_notice": _notice(runtime, category, duplicates),
+                "service_notice": _notice(runtime, category, filing.possible_duplicates),
             }
         ]
 
-    answered = await run_command(
-        runtime, actor, key, form, work, status_code=status.HTTP_201_CREATED
-    )
+    try:
+        answered = await run_command(
+            runtime, actor, key, form, work, status_code=status.HTTP_201_CREATED
+        )
+    except Invalid as refusal:
+        if refusal.loc[1:2] != POINT_FIELD:
+            raise
+        # The command's location (its point, or the grid it falls in) is the form's lat, long.
+        raise Open311Error(status.HTTP_400_BAD_REQUEST, f"lat, long: {refusal.detail}") from None
     return respond(fmt, "service_requests", json.loads(bytes(answered.body)), answered.status_code)
 
 
@@ -298,7 +303,9 @@ async def _form(request: Request) -> dict[str, str]:
     return fields
 
 
-def _location(runtime: ServiceRuntime, form: ServiceRequestForm) -> Location:
+def _command(form: ServiceRequestForm, category: Category, token: str) -> FileReport:
+    """The report the form makes, as the centre's own front door takes it: public, with the
+    token as the channel's id."""
     if form.lat is None or form.long is None:
         raise Open311Error(
             status.HTTP_400_BAD_REQUEST,
@@ -306,25 +313,6 @@ def _location(runtime: ServiceRuntime, form: ServiceRequestForm) -> Location:
             if form.address_string or form.address_id
             else "lat, long: both are required",
         )
-    try:
-        return locate(
-            runtime.reference,
-            runtime.site,
-            point=GeoPoint(lon=form.long, lat=form.lat),
-            grid_code=None,
-            address=form.address_string,
-            point_field=("lat", "long"),
-            grid_field=("lat", "long"),
-        )
-    except Invalid as refusal:
-        raise Open311Error(
-            status.HTTP_400_BAD_REQUEST, f"{', '.join(refusal.loc[1:])}: {refusal.detail}"
-        ) from None
-
-
-def _payload(
-    form: ServiceRequestForm, category: Category, location: Location, token: str
-) -> CaseReportedPayload:
     name = " ".join(part for part in (form.first_name, form.last_name) if part) or None
     reporter = (
         PublicReporter(name=name, phone=form.phone, email=form.email)
@@ -337,11 +325,12 @@ def _payload(
         attachments = (
             Attachment(uri=form.media_url, media_type=media_type or "application/octet-stream"),
         )
-    return CaseReportedPayload(
+    return FileReport(
         channel=ReportChannel.PUBLIC,
-        category=event_category(category),
+        category_code=category.code,
+        category_kind=category.kind,
         description=form.description or category.name,
-        location=location,
+        location=ReportedLocation(lon=form.long, lat=form.lat, address=form.address_string),
         attachments=attachments,
         reporter=reporter,
         external_id=token,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Table
@@ -16,20 +17,26 @@ READING = "cityloop_reading"
 
 
 class SqlDatabase(Database):
+    @staticmethod
+    @abstractmethod
+    def dialect_insert(table: Table) -> Any:
+        """The dialect's own ``insert`` construct, the one with ``on_conflict_do_update``."""
+
     def is_transient(self, error: BaseException) -> bool:
-        return isinstance(error, RecordConflict) or self.lost_connection(error)
+        return isinstance(error, RecordConflict) or self.lost_transaction(error)
 
     @abstractmethod
-    def lost_connection(self, error: BaseException) -> bool:
-        """Whether the database dropped the connection (its transaction rolled back)."""
+    def lost_transaction(self, error: BaseException) -> bool:
+        """Whether the transaction failed for a passing cause: its connection broke, or the
+        server rolled it back to settle a deadlock or a serialization conflict."""
 
-    @abstractmethod
     def upsert(self, table: Table, key: tuple[str, ...]) -> Executable:
         """``INSERT … ON CONFLICT (key) DO UPDATE`` of every other column, built once."""
+        return _upsert(self.dialect_insert, table, key)
 
 
-def on_conflict_update(insert: Any, table: Table, key: Sequence[str]) -> Executable:
-    """The upsert both backends spell alike, from their own ``insert`` construct."""
+@functools.cache
+def _upsert(insert: Callable[[Table], Any], table: Table, key: tuple[str, ...]) -> Executable:
     statement = insert(table)
     upsert: Executable = statement.on_conflict_do_update(
         index_elements=list(key),

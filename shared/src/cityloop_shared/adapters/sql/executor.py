@@ -27,5 +27,6 @@ class Executor(ABC):
         :class:`~cityloop_shared.ports.unit_of_work.RecordConflict`."""
 
     @abstractmethod
-    def pipelined(self) -> AbstractAsyncContextManager[None]:
-        """Writes sent back to back, their answers read at the end, where the driver can."""
+    def grouping(self) -> AbstractAsyncContextManager[None]:
+        """Writes made inside may be sent together, where the backend can; all are sent when
+        it ends."""

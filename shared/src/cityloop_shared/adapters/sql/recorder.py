@@ -83,6 +83,5 @@ class SqlRecorder(Recorder):
     async def unpublished(self, limit: int) -> list[JournalEntry]:
         return [_entry(row) for row in await self._uow.rows(_UNPUBLISHED, {"limit": limit})]
 
-    async def mark_published(self, positions: Sequence[int], at: datetime) -> None:
+    def mark_published(self, positions: Sequence[int], at: datetime) -> None:
         self._uow.write(_PUBLISHED, {"positions": list(positions), "at": at})
-        await self._uow.flush()

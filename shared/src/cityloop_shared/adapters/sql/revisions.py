@@ -7,6 +7,8 @@ from the live table definitions instead would change what an old revision create
 
 import json
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -202,6 +204,8 @@ def track_in_order_and_park_by_case() -> None:
         )
     )
     op.drop_table("inbox")
+    # A stage asks whether it ever applied an event of a case it holds no record of.
+    op.create_index(op.f("ix_tracking_case_id"), "tracking", ["case_id"], unique=False)
 
     parked = sa.table(
         "parked",
@@ -222,6 +226,105 @@ def track_in_order_and_park_by_case() -> None:
         batch.drop_column("awaiting_event_id")
         batch.alter_column("case_id", existing_type=sa.Uuid(), nullable=False)
         batch.create_index("ix_parked_case_id", ["case_id"], unique=False)
+
+
+_CASE_RECORD_HEAD: list[tuple[str, sa.types.TypeEngine[Any]]] = [
+    ("site", sa.String(length=6)),
+    ("status", sa.String(length=32)),
+    ("resume_to", sa.String(length=32)),
+    ("last_event_id", sa.Uuid()),
+    ("correlation_id", sa.Uuid()),
+    ("chain_sequence", sa.Integer()),
+    ("chain_hash", sa.String(length=64)),
+]
+_REQUIRED_HEAD = {"site", "status", "last_event_id", "correlation_id"}
+
+
+def carry_case_record_head(
+    table: str, facts: Sequence[tuple[str, sa.types.TypeEngine[Any]]] = ()
+) -> None:
+    """A stage's own table becomes its case records: each row takes its case's place in the
+    lifecycle and chain head, and the ``facts`` named, from the case's row in the released
+    projection (``cases``). A row of a case the projection does not hold has nothing to take,
+    and goes."""
+    added = [*_CASE_RECORD_HEAD, *facts]
+    with op.batch_alter_table(table) as batch:
+        for name, kind in added:
+            batch.add_column(sa.Column(name, kind, nullable=True))
+    own = sa.table(table, sa.column("case_id"), *(sa.column(name) for name, _ in added))
+    cases = sa.table("cases", sa.column("case_id"), *(sa.column(name) for name, _ in added))
+    op.execute(
+        own.update().values(
+            **{
+                name: sa.select(cases.c[name])
+                .where(cases.c.case_id == own.c.case_id)
+                .scalar_subquery()
+                for name, _ in added
+            }
+        )
+    )
+    op.execute(own.delete().where(own.c.site.is_(None)))
+    with op.batch_alter_table(table) as batch:
+        for name, kind in _CASE_RECORD_HEAD:
+            if name in _REQUIRED_HEAD:
+                batch.alter_column(name, existing_type=kind, nullable=False)
+
+
+_PAGE = 1000
+
+
+def carry_from_timeline(table: str, event_type: str, **paths: tuple[str, ...]) -> None:
+    """Columns of ``table`` take what each case's event of ``event_type`` said, as the
+    released projection's timeline kept it: ``category_kind=("category", "kind")`` takes the
+    payload's ``category.kind``, None where the payload has none.
+
+    The payloads are read here rather than in SQL, so no backend's own JSON functions are
+    needed; a page at a time, for the timeline holds every event of the site.
+    """
+    timeline = sa.table(
+        "timeline",
+        sa.column("event_id", sa.Uuid()),
+        sa.column("case_id", sa.Uuid()),
+        sa.column("event_type"),
+        sa.column("payload", sa.JSON()),
+    )
+    own = sa.table(table, sa.column("case_id", sa.Uuid()), *(sa.column(name) for name in paths))
+    # A bound parameter may not share its name with a column the statement sets.
+    fill = (
+        own.update()
+        .where(own.c.case_id == sa.bindparam("of_case"))
+        .values({name: sa.bindparam(f"said_{name}") for name in paths})
+    )
+    page = (
+        sa.select(timeline.c.event_id, timeline.c.case_id, timeline.c.payload)
+        .where(timeline.c.event_type == event_type)
+        .order_by(timeline.c.event_id)
+        .limit(_PAGE)
+    )
+    connection = op.get_bind()
+    after: uuid.UUID | None = None
+    while found := connection.execute(
+        page if after is None else page.where(timeline.c.event_id > after)
+    ).all():
+        connection.execute(
+            fill,
+            [
+                {
+                    "of_case": case_id,
+                    **{f"said_{name}": _said(payload, path) for name, path in paths.items()},
+                }
+                for _, case_id, payload in found
+            ],
+        )
+        after = found[-1].event_id
+
+
+def _said(payload: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if payload is None:
+            return None
+        payload = payload.get(key)
+    return payload
 
 
 def drop_case_projection() -> None:

@@ -87,7 +87,8 @@ tracking = Table(
     metadata,
     Column("position", Position, primary_key=True, autoincrement=True),
     Column("event_id", Uuid, nullable=False, unique=True),
-    Column("case_id", Uuid, nullable=False),
+    # Whether the stage ever applied an event of a case it holds no record of.
+    Column("case_id", Uuid, nullable=False, index=True),
     Column("event_type", String(64), nullable=False),
     Column("source", String(300), nullable=False),
     Column("applied_at", Moment, nullable=False),

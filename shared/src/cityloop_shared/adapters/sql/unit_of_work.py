@@ -103,6 +103,6 @@ class SqlUnitOfWork(SqlReader, UnitOfWork):
             self._ordered = []
         if not batches:
             return
-        async with self.executor.pipelined():
+        async with self.executor.grouping():
             for statement, rows in batches:
                 await self.executor.execute(statement, rows)

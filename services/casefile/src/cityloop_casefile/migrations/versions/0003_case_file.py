@@ -1,7 +1,7 @@
 """Casefile keeps the site's case file: what verification and voiding requests said moves
 from their own tables onto the case rows, with the case's urgency, level and category kind
-as its registration set them, and whether its acceptance sent it to verification. The inbox
-becomes ``tracking``, numbered in the order events were applied."""
+as its report and registration set them, and whether its acceptance sent it to
+verification. The inbox becomes ``tracking``, numbered in the order events were applied."""
 
 from typing import Any
 
@@ -10,6 +10,7 @@ from alembic import op
 
 from cityloop_shared.adapters.sql.revisions import (
     add_last_occurred_at,
+    carry_from_timeline,
     track_in_order_and_park_by_case,
 )
 
@@ -27,6 +28,7 @@ _ADDED: list[tuple[str, sa.types.TypeEngine[Any]]] = [
     ("void_reason", sa.String(length=2000)),
     ("void_requested_at", sa.DateTime(timezone=True)),
 ]
+_AT_AN_END = ("closed", "cancelled", "voided")
 
 
 def upgrade() -> None:
@@ -50,40 +52,22 @@ def upgrade() -> None:
         )
 
     def of_void(column: str) -> sa.ScalarSelect[Any]:
+        # The released service left a request pending when its case ended; the case file
+        # drops it then, for nothing is left to decide.
         return (
-            sa.select(voids.c[column]).where(voids.c.case_id == cases.c.case_id).scalar_subquery()
-        )
-
-    # What only the case's events said: a case accepted for verification whose task was not
-    # sent yet has no task row, and the registration set the urgency, level and kind.
-    timeline = sa.table(
-        "timeline", sa.column("case_id"), sa.column("event_type"), sa.column("payload", sa.JSON)
-    )
-
-    def of_event(event_type: str, value: Any) -> sa.ScalarSelect[Any]:
-        return (
-            sa.select(value)
-            .where(timeline.c.case_id == cases.c.case_id, timeline.c.event_type == event_type)
-            .limit(1)
+            sa.select(voids.c[column])
+            .where(voids.c.case_id == cases.c.case_id, cases.c.status.not_in(_AT_AN_END))
             .scalar_subquery()
         )
 
-    accepted_for_verification = of_event(
-        "case.accepted", timeline.c.payload["needs_verification"].as_boolean()
-    )
-
-    def registered(*path: str) -> sa.ScalarSelect[Any]:
-        return of_event("case.registered", timeline.c.payload[path].as_string())
-
     op.execute(
         cases.update().values(
-            urgency=sa.func.coalesce(registered("urgency"), "ordinary"),
-            level=registered("level"),
-            category_kind=registered("category", "kind"),
+            # The released service wrote a case's task row with its acceptance for
+            # verification, so a case accepted without one was not to be verified.
             needs_verification=sa.case(
                 (sa.exists().where(tasks.c.case_id == cases.c.case_id), sa.true()),
                 (cases.c.status == "reported", sa.null()),
-                else_=sa.func.coalesce(accepted_for_verification, sa.false()),
+                else_=sa.false(),
             ),
             verifier_id=of_task("supervisor_id"),
             verified=of_task("confirmed"),
@@ -92,6 +76,17 @@ def upgrade() -> None:
             void_requested_at=of_void("requested_at"),
         )
     )
+    # The reporter's kind holds until a registration sets the case's category.
+    carry_from_timeline("cases", "case.reported", category_kind=("category", "kind"))
+    carry_from_timeline(
+        "cases",
+        "case.registered",
+        urgency=("urgency",),
+        level=("level",),
+        category_kind=("category", "kind"),
+    )
+    # Acceptances carried no urgency before this: an unregistered case's is the default.
+    op.execute(cases.update().where(cases.c.urgency.is_(None)).values(urgency="ordinary"))
     with op.batch_alter_table("cases") as batch:
         batch.alter_column("urgency", existing_type=sa.String(length=16), nullable=False)
     add_last_occurred_at("cases")
