@@ -8,7 +8,9 @@ from uuid import uuid4
 
 import pytest
 
+from cityloop_deploy.cluster_fixtures import SiteClusters
 from cityloop_deploy.fleet import Fleet, FleetConfig
+from cityloop_deploy.levels import Levels, SitePlan
 from cityloop_deploy.site_fixtures import TEST_SECRET
 
 from .loop import Loop
@@ -46,8 +48,8 @@ def fleet(
 
 
 @pytest.fixture
-def loop(fleet: Fleet, postgres_url: str) -> Iterator[Loop]:
-    with Loop(fleet, postgres_url) as driver:
+def loop(fleet: Fleet) -> Iterator[Loop]:
+    with Loop(fleet) as driver:
         yield driver
 
 
@@ -57,3 +59,38 @@ def _print_failures(log_dir: Path) -> None:
         lines = [line for line in log.read_text(errors="replace").splitlines() if '"error"' in line]
         for line in lines[-5:]:
             print(f"{log.name}: {line}")
+
+
+CITY = "370200"
+DISTRICTS = ("370212", "370202")
+
+
+@pytest.fixture(scope="module")
+def levels(
+    site_clusters: SiteClusters, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Levels]:
+    """Two districts and their city, each site on a Kafka cluster and a database of its own,
+    every service its own process, the city's sync joining them."""
+    namespace = f"e{uuid4().hex[:10]}"
+    levels = Levels(
+        city=SitePlan(CITY, site_clusters.bootstrap(CITY)),
+        districts=[SitePlan(d, site_clusters.bootstrap(d)) for d in DISTRICTS],
+        server_url=postgres_url,
+        log_dir=tmp_path_factory.mktemp("sites"),
+        base_port=19301 + (uuid4().int % 20) * 60,
+        topic_namespace=namespace,
+        schema_prefix=f"{namespace}_",
+        extra_env={
+            "CITYLOOP_AUTH_SECRET": TEST_SECRET,
+            "CITYLOOP_CLOCK_SCAN_SECONDS": "0.3",
+            "CITYLOOP_LOG_FORMAT": "json",
+        },
+    )
+    try:
+        levels.start()
+        yield levels
+    finally:
+        levels.stop()
+        for fleet in levels.fleets.values():
+            _print_failures(fleet.config.log_dir)
+        levels.clear_away()

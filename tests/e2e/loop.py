@@ -20,19 +20,30 @@ from cityloop_shared.runtime.auth import TokenSigner
 GRID_POINT = {"lon": 120.45, "lat": 36.13}
 """In grid 370212003001001 of the demo city, supervised by sv-370212-03."""
 SUPERVISOR = "sv-370212-03"
+PLACES = {
+    "370212": (GRID_POINT, SUPERVISOR),
+    # Grid 370202001001001 of 市南区.
+    "370202": ({"lon": 120.33, "lat": 36.05}, "sv-370202-01"),
+}
+"""Where each district's cases are reported, and the supervisor of that grid."""
 T = TypeVar("T")
 PHOTO = {"uri": "https://media.cityloop.example/p/1.jpg", "media_type": "image/jpeg"}
 
 
 class Loop:
-    def __init__(self, fleet: Fleet, postgres_url: str) -> None:
+    """The people of one site at their desks. ``district`` is where the cases are on the
+    ground: the site's own, or for the city the district whose supervisor it entrusts."""
+
+    def __init__(self, fleet: Fleet, district: str | None = None) -> None:
         self.fleet = fleet
         self.site = fleet.config.site
-        self._postgres_url = libpq_url(postgres_url)
+        self.district = district or self.site
+        self.grid_point, self.supervisor = PLACES[self.district]
+        self._postgres_url = libpq_url(fleet.config.database_url)
         self._signer = TokenSigner(TEST_SECRET, 3600)
         self.http = {
             stage: httpx.Client(base_url=fleet.config.url(stage), timeout=30)
-            for stage in WORKFLOW_STAGES
+            for stage in fleet.services
         }
 
     def __enter__(self) -> Self:
@@ -159,6 +170,10 @@ class Loop:
 
         return self.until(f"the task of case {case_id} with {department_id}", probe)
 
+    def supervisor_auth(self) -> dict[str, str]:
+        """The grid's supervisor, a person of the district."""
+        return self.auth(Role.FIELD_SUPERVISOR, id=self.supervisor, site=self.district)
+
     def check_task(self, case_id: UUID) -> dict[str, Any]:
         """Until the supervisor's check list shows the case pending."""
 
@@ -167,7 +182,7 @@ class Loop:
                 self.get(
                     "verification",
                     "/checks",
-                    self.auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR),
+                    self.supervisor_auth(),
                     pending="true",
                 )
                 or {}
@@ -188,12 +203,14 @@ class Loop:
             "channel": channel,
             "category_code": category,
             "description": "暴露垃圾",
-            "location": GRID_POINT,
+            "location": self.grid_point,
             "attachments": [PHOTO],
         }
         if channel == "public":
             body["reporter"] = {"name": "张三", "phone": "13800000000"}
-        answer = self.post("intake", "/reports", body, self.auth(role, id=SUPERVISOR), expect=201)
+        answer = self.post(
+            "intake", "/reports", body, self.auth(role, id=self.supervisor), expect=201
+        )
         return UUID(answer["case_id"])
 
     def accept(self, case_id: UUID) -> None:
@@ -207,17 +224,29 @@ class Loop:
             "casefile",
             f"/cases/{case_id}/verification/report",
             {"confirmed": confirmed},
-            self.auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR),
+            self.supervisor_auth(),
         )
 
-    def register(self, case_id: UUID, category: str = "06001") -> str:
+    def register(self, case_id: UUID, category: str = "06001", level: str = "district") -> str:
         answer = self.post(
             "casefile",
             f"/cases/{case_id}/register",
-            {"category_code": category},
+            {"category_code": category, "level": level},
             self.auth(Role.DUTY_CHIEF),
         )
         return str(answer["case_number"])
+
+    def forward(self, case_id: UUID) -> None:
+        """转市级, by the district duty chief."""
+        reason = {"reason": "属市级专业部门处置"}
+        self.post(
+            "casefile", f"/cases/{case_id}/forward-to-city", reason, self.auth(Role.DUTY_CHIEF)
+        )
+
+    def pass_on(self, case_id: UUID) -> None:
+        """批转, by the city duty chief, once the city's case file has the forwarded case."""
+        self.await_status(case_id, "forwarded_to_city")
+        self.post("casefile", f"/cases/{case_id}/forwarding/accept", {}, self.auth(Role.DUTY_CHIEF))
 
     def dispatch(self, case_id: UUID, department_id: str | None = None) -> str:
         self.queued(case_id)
@@ -244,12 +273,7 @@ class Loop:
         body: dict[str, Any] = {"passed": passed}
         if not passed:
             body["reason"] = "仍有垃圾"
-        self.post(
-            "verification",
-            f"/cases/{case_id}/check",
-            body,
-            self.auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR),
-        )
+        self.post("verification", f"/cases/{case_id}/check", body, self.supervisor_auth())
 
     def close(self, case_id: UUID) -> None:
         self.post("verification", f"/cases/{case_id}/close", {}, self.auth(Role.DUTY_CHIEF))

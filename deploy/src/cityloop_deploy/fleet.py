@@ -25,6 +25,8 @@ from psycopg import sql
 from cityloop_shared.adapters.postgres import libpq_url
 
 WORKFLOW_STAGES = ("intake", "casefile", "dispatch", "disposal", "verification")
+SITE_SERVICES = (*WORKFLOW_STAGES, "sync")
+"""Every service a site may run: the workflow stages, and sync at a city."""
 BASE_PORT = 8101
 
 
@@ -46,7 +48,7 @@ class FleetConfig:
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
     def port(self, stage: str) -> int:
-        return self.base_port + WORKFLOW_STAGES.index(stage)
+        return self.base_port + SITE_SERVICES.index(stage)
 
     def url(self, stage: str) -> str:
         return f"http://127.0.0.1:{self.port(stage)}"

@@ -1,4 +1,9 @@
-"""A single-node Apache Kafka in KRaft mode, run with Java from the Maven Central jars."""
+"""A single-node Apache Kafka in KRaft mode, run with Java from the Maven Central jars.
+
+The launcher runs one such broker for the stack (`main_broker`) and, beside it, one per site
+that asks for a cluster of its own (`cityloop_deploy.clusters`); every function here works on
+any of them, described by a `Broker`.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +15,27 @@ import shutil
 import subprocess
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cityloop_deploy import process, tools
 from cityloop_deploy.paths import KafkaPaths, StackPaths
 from cityloop_deploy.probe import BrokerNotReadyError, ClusterProbe, run_sync, wait_for_broker
 from cityloop_deploy.service import ServiceStatus, StackError
-from cityloop_deploy.settings import StackSettings
+from cityloop_deploy.settings import (
+    KAFKA_CONTROLLER_PORT_ENV,
+    KAFKA_PORT_ENV,
+    StackSettings,
+)
 
 log = logging.getLogger(__name__)
 
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
 
-# Fixed, so the data directory never disagrees with the id it was formatted with. It is the
-# URL-safe base64 of 16 bytes, the form Kafka requires.
+# The main broker's. Fixed, so the data directory never disagrees with the id it was
+# formatted with. It is the URL-safe base64 of 16 bytes, the form Kafka requires.
 CLUSTER_ID = "Q2l0eUxvb3AtbG9jYWwwMQ"
 NODE_ID = 1
 
@@ -46,19 +57,61 @@ _POM_STAMP = ".pom.sha256"
 _CLIENTS_JAR = re.compile(r"^kafka-clients-(?P<version>\d[\w.\-]*)\.jar$")
 
 
-def render_server_properties(settings: StackSettings, kafka: KafkaPaths) -> str:
-    host = settings.host
+class Listeners(Protocol):
+    """Where a broker listens: the stack's settings (the main broker) or a `Broker`."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def kafka_port(self) -> int: ...
+
+    @property
+    def kafka_controller_port(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Broker:
+    """One single-node KRaft cluster of the launcher: its files, where it listens, and the
+    cluster id its storage is formatted with."""
+
+    name: str
+    kafka: KafkaPaths
+    host: str
+    kafka_port: int
+    kafka_controller_port: int
+    cluster_id: str
+    # Named when one of its ports is taken: the settings that move them.
+    port_settings: str = f"{KAFKA_PORT_ENV}, {KAFKA_CONTROLLER_PORT_ENV}"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+
+def main_broker(settings: StackSettings, paths: StackPaths) -> Broker:
+    """The stack's own broker: the one every single-site service and test uses."""
+    return Broker(
+        name="kafka",
+        kafka=paths.kafka,
+        host=settings.host,
+        kafka_port=settings.kafka_port,
+        kafka_controller_port=settings.kafka_controller_port,
+        cluster_id=CLUSTER_ID,
+    )
+
+
+def render_server_properties(listeners: Listeners, kafka: KafkaPaths) -> str:
+    host = listeners.host
+    port, controller_port = listeners.kafka_port, listeners.kafka_controller_port
     data_dir = str(kafka.data).replace("\\", "\\\\")
     entries = {
         "process.roles": "broker,controller",
         "node.id": str(NODE_ID),
         # A static quorum of one voter: plain `format`, no --standalone.
-        "controller.quorum.voters": f"{NODE_ID}@{host}:{settings.kafka_controller_port}",
-        "listeners": (
-            f"PLAINTEXT://{host}:{settings.kafka_port},"
-            f"CONTROLLER://{host}:{settings.kafka_controller_port}"
-        ),
-        "advertised.listeners": f"PLAINTEXT://{host}:{settings.kafka_port}",
+        "controller.quorum.voters": f"{NODE_ID}@{host}:{controller_port}",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
         # Never the controller listener: transactional markers would fail.
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
@@ -81,6 +134,18 @@ def render_server_properties(settings: StackSettings, kafka: KafkaPaths) -> str:
     }
     header = "# Written by cityloop-stack on every start; edit deploy/src/cityloop_deploy/kafka.py"
     return "\n".join([header, *(f"{key}={value}" for key, value in entries.items())]) + "\n"
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """A Java properties file of the plain `key=value` kind the launcher and Kafka write;
+    empty when the file is missing."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    lines = (line.strip() for line in text.splitlines())
+    pairs = (line.split("=", 1) for line in lines if "=" in line and line[0] not in "#!")
+    return {key.strip(): value.strip() for key, value in pairs}
 
 
 def _pom_digest(pom: Path) -> str:
@@ -149,13 +214,12 @@ def kafka_version(libs: Path) -> str | None:
     return None
 
 
-def _java_command(paths: StackPaths, main_class: str, *args: str) -> list[str]:
-    kafka = paths.kafka
+def _java_command(kafka: KafkaPaths, log4j2_config: Path, main_class: str, *args: str) -> list[str]:
     return [
         tools.java(),
         *HEAP_OPTIONS,
         *GC_OPTIONS,
-        f"-Dlog4j2.configurationFile={paths.log4j2_config}",
+        f"-Dlog4j2.configurationFile={log4j2_config}",
         f"-Dkafka.logs.dir={kafka.logs}",
         # The JVM expands the wildcard itself; no shell is involved.
         "-cp",
@@ -169,18 +233,31 @@ def is_formatted(kafka: KafkaPaths) -> bool:
     return (kafka.data / "meta.properties").is_file()
 
 
-def format_storage(paths: StackPaths) -> None:
+def formatted_cluster_id(kafka: KafkaPaths) -> str | None:
+    """The cluster id the storage was formatted with, None before it is formatted."""
+    return read_properties(kafka.data / "meta.properties").get("cluster.id")
+
+
+def format_storage(broker: Broker, log4j2_config: Path) -> None:
     """Format with the very jars that will run the broker: storage from a newer storage tool
-    is unreadable by an older broker."""
-    kafka = paths.kafka
+    is unreadable by an older broker. Storage formatted before is kept, provided it belongs
+    to the broker's cluster."""
+    kafka = broker.kafka
     if is_formatted(kafka):
+        found = formatted_cluster_id(kafka)
+        if found != broker.cluster_id:
+            raise StackError(
+                f"the Kafka storage in {kafka.data} belongs to cluster {found}, not to "
+                f"{broker.name}'s {broker.cluster_id}: remove that folder to start afresh"
+            )
         return
     command = _java_command(
-        paths,
+        kafka,
+        log4j2_config,
         STORAGE_TOOL_CLASS,
         "format",
         "--cluster-id",
-        CLUSTER_ID,
+        broker.cluster_id,
         "--config",
         str(kafka.server_properties),
         "--ignore-formatted",
@@ -212,34 +289,36 @@ def _log_tail(kafka: KafkaPaths, lines: int = 40) -> str:
     return "\n".join(chunks)
 
 
-def start(settings: StackSettings, paths: StackPaths) -> ClusterProbe:
-    """Start the broker unless ours already runs, and return once it answers metadata."""
-    kafka = paths.kafka
+def start(broker: Broker, paths: StackPaths) -> ClusterProbe:
+    """Start the broker unless ours already runs, and return once it answers metadata.
+    `paths` are the stack's: the jars (fetched first if need be) and the log configuration
+    every broker shares."""
+    kafka = broker.kafka
+    bootstrap = broker.kafka_bootstrap
     pid = running_pid(kafka)
     if pid is not None:
         # Our broker, but started for other ports: probing the asked-for port could reach
         # somebody else's broker and take it for ours.
-        if kafka.server_properties.read_text() != render_server_properties(settings, kafka):
+        if kafka.server_properties.read_text() != render_server_properties(broker, kafka):
             raise StackError(
-                f"this stack's Kafka (pid {pid}) runs with other settings than asked for "
-                "(ports?): stop it with `cityloop-stack down` first"
+                f"this stack's {broker.name} (pid {pid}) runs with other settings than asked "
+                "for (ports?): stop it with `cityloop-stack down` first"
             )
-        return run_sync(lambda: wait_for_broker(settings.kafka_bootstrap, READY_TIMEOUT_S))
-    for port in (settings.kafka_port, settings.kafka_controller_port):
-        if process.port_in_use(settings.host, port):
+        return run_sync(lambda: wait_for_broker(bootstrap, READY_TIMEOUT_S))
+    for port in (broker.kafka_port, broker.kafka_controller_port):
+        if process.port_in_use(broker.host, port):
             raise StackError(
-                f"port {port} on {settings.host} is taken by a process that is not this "
-                "stack's Kafka: stop it or choose other ports (CITYLOOP_STACK_KAFKA_PORT, "
-                "CITYLOOP_STACK_KAFKA_CONTROLLER_PORT)"
+                f"port {port} on {broker.host} is taken by a process that is not this "
+                f"stack's {broker.name}: stop it or choose other ports ({broker.port_settings})"
             )
     tools.java()
     ensure_jars(paths)
     for directory in (kafka.data, kafka.logs):
         directory.mkdir(parents=True, exist_ok=True)
-    kafka.server_properties.write_text(render_server_properties(settings, kafka))
-    format_storage(paths)
+    kafka.server_properties.write_text(render_server_properties(broker, kafka))
+    format_storage(broker, paths.log4j2_config)
 
-    command = _java_command(paths, MAIN_CLASS, str(kafka.server_properties))
+    command = _java_command(kafka, paths.log4j2_config, MAIN_CLASS, str(kafka.server_properties))
     began = time.monotonic()
     pid = process.spawn_detached(command, kafka.console_log, dict(os.environ))
     kafka.pid_file.write_text(f"{pid}\n")
@@ -249,43 +328,41 @@ def start(settings: StackSettings, paths: StackPaths) -> ClusterProbe:
         return process.pid_alive(launched)
 
     try:
-        probe = run_sync(
-            lambda: wait_for_broker(settings.kafka_bootstrap, READY_TIMEOUT_S, still_starting)
-        )
+        probe = run_sync(lambda: wait_for_broker(bootstrap, READY_TIMEOUT_S, still_starting))
     except BrokerNotReadyError as error:
         process.terminate(launched, STOP_TIMEOUT_S)
         kafka.pid_file.unlink(missing_ok=True)
         raise StackError(f"{error}\n{_log_tail(kafka)}") from None
-    log.info("Kafka answered metadata %.1f s after launch", time.monotonic() - began)
+    log.info("%s answered metadata %.1f s after launch", broker.name, time.monotonic() - began)
     return probe
 
 
-def stop(paths: StackPaths) -> bool:
-    """Controlled shutdown; True when a broker was running."""
-    kafka = paths.kafka
+def stop(kafka: KafkaPaths) -> bool:
+    """Controlled shutdown of the broker whose files are `kafka`, keeping its data; True when
+    it was running."""
     pid = running_pid(kafka)
     if pid is None:
         return False
     if not process.terminate(pid, STOP_TIMEOUT_S):
-        log.warning("Kafka ignored SIGTERM for %.0f s and was killed", STOP_TIMEOUT_S)
+        log.warning("Kafka in %s ignored SIGTERM for %.0f s: killed", kafka.home, STOP_TIMEOUT_S)
     kafka.pid_file.unlink(missing_ok=True)
     return True
 
 
-def status(settings: StackSettings, paths: StackPaths) -> ServiceStatus:
-    kafka = paths.kafka
+def status(broker: Broker) -> ServiceStatus:
+    kafka = broker.kafka
     pid = running_pid(kafka)
     version = kafka_version(kafka.libs)
     detail = ""
     if pid is not None:
         try:
-            detail = run_sync(lambda: wait_for_broker(settings.kafka_bootstrap, 5.0)).summary()
+            detail = run_sync(lambda: wait_for_broker(broker.kafka_bootstrap, 5.0)).summary()
         except BrokerNotReadyError as error:
             detail = f"not answering: {error}"
     return ServiceStatus(
-        name="kafka",
+        name=broker.name,
         running=pid is not None,
-        address=settings.kafka_bootstrap,
+        address=broker.kafka_bootstrap,
         pid=pid,
         version=f"Apache Kafka {version}" if version else None,
         detail=detail,

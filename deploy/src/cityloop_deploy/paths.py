@@ -40,10 +40,12 @@ def find_repo_root(start: Path | None = None) -> Path:
 @dataclass(frozen=True)
 class KafkaPaths:
     home: Path
+    # Set for a site cluster: the jars it runs are the main broker's, not a copy of its own.
+    libs_dir: Path | None = None
 
     @property
     def libs(self) -> Path:
-        return self.home / "libs"
+        return self.libs_dir or self.home / "libs"
 
     @property
     def data(self) -> Path:
@@ -93,6 +95,11 @@ class StackPaths:
     @property
     def kafka(self) -> KafkaPaths:
         return KafkaPaths(self.stack_dir / "kafka")
+
+    @property
+    def clusters(self) -> Path:
+        """Where each site's own Kafka cluster keeps its files, one folder per site."""
+        return self.stack_dir / "clusters"
 
     @property
     def postgres(self) -> PostgresPaths:

@@ -206,16 +206,21 @@ def wait_ready(settings: StackSettings, pg: PostgresPaths, bindir: Path) -> None
 
 
 def ensure_database(settings: StackSettings, pg: PostgresPaths) -> None:
-    """The application role and its database, created once and left alone afterwards."""
+    """The application role and its database, created once and left alone afterwards. The
+    role may create databases: each site of a two-level run has one of its own."""
     with _connect_admin(settings, pg) as conn:
         role = sql.Identifier(settings.db_user)
         password = sql.Literal(settings.db_password)
         if conn.execute(
             "SELECT 1 FROM pg_roles WHERE rolname = %s", (settings.db_user,)
         ).fetchone():
-            conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(role, password))
+            conn.execute(
+                sql.SQL("ALTER ROLE {} WITH LOGIN CREATEDB PASSWORD {}").format(role, password)
+            )
         else:
-            conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(role, password))
+            conn.execute(
+                sql.SQL("CREATE ROLE {} WITH LOGIN CREATEDB PASSWORD {}").format(role, password)
+            )
         if not conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (settings.database,)
         ).fetchone():

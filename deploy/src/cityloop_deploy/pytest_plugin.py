@@ -24,6 +24,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from cityloop_deploy import containers, kafka, localstack
+from cityloop_deploy.cluster_fixtures import SiteClusters, open_site_clusters
 from cityloop_deploy.probe import BrokerNotReadyError, run_sync, wait_for_broker
 from cityloop_deploy.service import StackError
 from cityloop_deploy.site_fixtures import (
@@ -43,7 +44,9 @@ Source = Literal["configured", "launcher", "testcontainers"]
 
 # Fixtures that reach a real server; a test that needs one of them, however indirectly,
 # is an integration test.
-INTEGRATION_FIXTURES = frozenset({"kafka_bootstrap", "kafka_broker_info", "postgres_url"})
+INTEGRATION_FIXTURES = frozenset(
+    {"kafka_bootstrap", "kafka_broker_info", "postgres_url", "site_clusters"}
+)
 
 INSTALL_HINT = (
     "install Java 17+ and Maven (the launcher runs Kafka from the Maven Central jars) and "
@@ -51,7 +54,15 @@ INSTALL_HINT = (
     f"{KAFKA_ENV} / {DATABASE_ENV} at running servers"
 )
 
-__all__ = ["auth", "service_settings", "site", "site_topics", "topic_namespace", "upstream"]
+__all__ = [
+    "SiteClusters",
+    "auth",
+    "service_settings",
+    "site",
+    "site_topics",
+    "topic_namespace",
+    "upstream",
+]
 
 _report_lines = pytest.StashKey[list[str]]()
 
@@ -146,6 +157,18 @@ def kafka_broker_info(request: pytest.FixtureRequest) -> Iterator[KafkaBrokerInf
 @pytest.fixture(scope="session")
 def kafka_bootstrap(kafka_broker_info: KafkaBrokerInfo) -> str:
     return kafka_broker_info.bootstrap
+
+
+@pytest.fixture(scope="session")
+def site_clusters(request: pytest.FixtureRequest) -> Iterator[SiteClusters]:
+    """A Kafka cluster of its own per site, from the local launcher: `bootstrap("370200")`
+    starts that site's broker if need be; `stop(site)` / `start(site)` stop it (its data
+    kept) and start it again. A broker that cannot start fails the test."""
+    clusters = open_site_clusters(lambda line: _report(request.config, line))
+    try:
+        yield clusters
+    finally:
+        clusters.restore()
 
 
 def _start_postgres() -> tuple[str, Source, Callable[[], None] | None]:

@@ -1,12 +1,16 @@
-"""`cityloop-run`: the local stack with every workflow service of a site, until Ctrl-C.
+"""`cityloop-run`: the demo city 青岛市 on this machine, until Ctrl-C.
 
-Starts Kafka and PostgreSQL (if they do not run yet), then each service as its own process
-on the shipped demo city, prints where the APIs are and a token for each role, and stops
-the services on SIGINT/SIGTERM (Kafka and PostgreSQL keep running: `cityloop-stack down`).
+By default two levels: the districts 崂山区 (370212) and 市南区 (370202) and the city (370200),
+each site with a Kafka cluster and a database of its own and every service as its own
+process, the city's sync service joining them. `--districts` names other districts of the
+demo city; `--site 370212` runs one site alone on the main broker instead. Prints where the
+APIs are and a token for each role, and stops the services on SIGINT/SIGTERM (Kafka and
+PostgreSQL keep running: `cityloop-stack down`).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
@@ -14,16 +18,19 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from cityloop_deploy import localstack
+from cityloop_deploy import clusters, localstack
 from cityloop_deploy.fleet import Fleet, FleetConfig, ServiceStartError
+from cityloop_deploy.levels import Levels, SitePlan
 from cityloop_deploy.service import StackError
 from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.contract.sites import city_of
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.auth import TokenSigner
 from cityloop_shared.settings import ServiceSettings
 
+DEMO_DISTRICTS = ("370212", "370202")
 DEMO_PEOPLE = {
-    Role.FIELD_SUPERVISOR: "sv-370212-03",
+    Role.FIELD_SUPERVISOR: "sv-{site}-01",
     Role.ACCEPTANCE_OPERATOR: "operator-1",
     Role.DUTY_CHIEF: "chief-1",
     Role.DISPATCHER: "dispatcher-1",
@@ -31,30 +38,52 @@ DEMO_PEOPLE = {
 }
 
 
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cityloop-run", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--districts",
+        default=",".join(DEMO_DISTRICTS),
+        help="the districts to run beside their city (default: %(default)s)",
+    )
+    parser.add_argument("--site", help="run this one site alone, on the main broker")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    del argv
+    args = _parser().parse_args(argv)
+    settings = ServiceSettings()
+    env = {"CITYLOOP_LOG_FORMAT": os.environ.get("CITYLOOP_LOG_FORMAT", "json")}
     try:
         stack = localstack.Stack.from_env()
-        localstack.up(stack)
-    except StackError as error:
+        if args.site:
+            localstack.up(stack)
+            fleets = [_one_site(stack, args.site, env)]
+            levels = None
+        else:
+            districts = clusters.parse_sites(args.districts)
+            city = city_of(districts[0])
+            addresses = localstack.up_sites(stack, [*districts, city])
+            levels = Levels(
+                city=SitePlan(city, addresses[city]),
+                districts=[SitePlan(d, addresses[d]) for d in districts],
+                server_url=stack.settings.database_url,
+                log_dir=stack.paths.stack_dir / "services",
+                extra_env=env,
+            )
+            fleets = list(levels.fleets.values())
+    except (StackError, ValueError) as error:
         print(f"cityloop-run: {error}", file=sys.stderr)
         return 1
-    settings = ServiceSettings()
-    fleet = Fleet(
-        FleetConfig(
-            site=settings.site,
-            kafka_bootstrap=stack.settings.kafka_bootstrap,
-            database_url=stack.settings.database_url,
-            log_dir=stack.paths.stack_dir / "services",
-            extra_env={"CITYLOOP_LOG_FORMAT": os.environ.get("CITYLOOP_LOG_FORMAT", "json")},
-        )
-    )
     try:
-        fleet.start()
+        if levels is not None:
+            levels.start()
+        else:
+            fleets[0].start()
     except ServiceStartError as error:
         print(f"cityloop-run: {error}", file=sys.stderr)
         return 1
-    _print_directory(fleet, settings)
+    for fleet in fleets:
+        _print_directory(fleet, settings)
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -63,32 +92,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     stopping.wait()
-    fleet.stop()
+    for fleet in reversed(fleets):
+        fleet.stop()
     return 0
 
 
+def _one_site(stack: localstack.Stack, site: str, env: dict[str, str]) -> Fleet:
+    return Fleet(
+        FleetConfig(
+            site=site,
+            kafka_bootstrap=stack.settings.kafka_bootstrap,
+            database_url=stack.settings.database_url,
+            log_dir=stack.paths.stack_dir / "services",
+            extra_env=env,
+        )
+    )
+
+
 def _print_directory(fleet: Fleet, settings: ServiceSettings) -> None:
-    print(f"CityLoop site {settings.site} runs (demo city 青岛市); Ctrl-C stops the services.")
+    site = fleet.config.site
+    print(f"CityLoop site {site} (Kafka {fleet.config.kafka_bootstrap}) runs; Ctrl-C stops it.")
     for stage in fleet.services:
         print(f"  {stage:<13} {fleet.config.url(stage)}/docs")
     print(f"  logs          {fleet.config.log_dir}")
     signer = TokenSigner(
         settings.auth_secret.get_secret_value(), settings.auth_token_max_age_seconds
     )
-    print("Bearer tokens of the demo's people:")
+    print(f"Bearer tokens of the demo's people at {site}:")
     for role, person in DEMO_PEOPLE.items():
-        token = signer.issue(Actor(id=person, role=role, site=settings.site))
+        token = signer.issue(Actor(id=person.format(site=site), role=role, site=site))
         print(f"  {role.value:<20} {token}")
     reference = (
         ReferenceData.load(settings.reference_dir)
         if settings.reference_dir
         else ReferenceData.demo()
     )
-    for department in reference.departments.at_site(settings.site):
+    for department in reference.departments.at_site(site):
         actor = Actor(
             id=f"{department.id}-staff",
             role=Role.DEPARTMENT,
-            site=settings.site,
+            site=site,
             department_id=department.id,
         )
         print(f"  department {department.id:<20} {signer.issue(actor)}")

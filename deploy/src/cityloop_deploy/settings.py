@@ -15,6 +15,7 @@ DATABASE_URL_ENV = "CITYLOOP_DATABASE_URL"
 KAFKA_PORT_ENV = "CITYLOOP_STACK_KAFKA_PORT"
 KAFKA_CONTROLLER_PORT_ENV = "CITYLOOP_STACK_KAFKA_CONTROLLER_PORT"
 POSTGRES_PORT_ENV = "CITYLOOP_STACK_POSTGRES_PORT"
+SITE_KAFKA_BASE_PORT_ENV = "CITYLOOP_STACK_SITE_KAFKA_BASE_PORT"
 
 
 class SettingsError(StackError):
@@ -41,6 +42,8 @@ class StackSettings:
     kafka_port: int = 19092
     kafka_controller_port: int = 19093
     postgres_port: int = 15432
+    # Site cluster i (cityloop_deploy.clusters) listens on base + 2i, its controller on the next.
+    site_kafka_base_port: int = 19192
     database: str = "cityloop"
     db_user: str = "cityloop"
     db_password: str = "cityloop"
@@ -54,6 +57,7 @@ class StackSettings:
                 environ, KAFKA_CONTROLLER_PORT_ENV, cls.kafka_controller_port
             ),
             postgres_port=_port(environ, POSTGRES_PORT_ENV, cls.postgres_port),
+            site_kafka_base_port=_port(environ, SITE_KAFKA_BASE_PORT_ENV, cls.site_kafka_base_port),
         )
         ports = [settings.kafka_port, settings.kafka_controller_port, settings.postgres_port]
         if len(set(ports)) != len(ports):

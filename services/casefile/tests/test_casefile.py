@@ -654,13 +654,44 @@ async def test_forwarding_to_the_city_is_recorded(
         {"category_code": "01002", "level": "city"},
         chief,
     )
+    waiting = await client.get("/cases?level=city&status=registered", headers=operator)
+    assert [c["case_id"] for c in waiting.json()["cases"]] == [str(case_id)]
     forwarded = await client.post(
         f"/cases/{case_id}/forward-to-city", json={"reason": "市级道路设施"}, headers=chief
     )
     assert forwarded.status_code == 200, forwarded.text
     detail = await case_file(client, case_id, operator)
     assert (detail["status"], detail["level"]) == ("forwarded_to_city", "city")
-    assert detail["timeline"][-1]["payload"] == {"city_site": "370200", "reason": "市级道路设施"}
+    payload = detail["timeline"][-1]["payload"]
+    assert (payload["city_site"], payload["reason"]) == ("370200", "市级道路设施")
+    assert payload["case_number"] == detail["case_number"]
+    assert payload["category"]["code"] == "01002"
+    assert payload["time_limit"] == {"amount": 2, "unit": "working_hours"}
+    waiting = await client.get("/cases?level=city&status=registered", headers=operator)
+    assert waiting.json()["cases"] == []
+
+
+async def test_only_a_city_case_is_forwarded_and_only_the_city_answers_a_forwarding(
+    casefile: Client, auth: Auth, upstream: Upstream
+) -> None:
+    client, _ = casefile
+    operator = auth(Role.ACCEPTANCE_OPERATOR)
+    chief = auth(Role.DUTY_CHIEF)
+    case_id = (await report(upstream, ReportChannel.SUPERVISOR)).case_id
+    await known(client, case_id, operator)
+    await post(client, f"/cases/{case_id}/accept", {}, operator)
+    await post(client, f"/cases/{case_id}/register", {"category_code": "06010"}, chief)
+
+    refused = await client.post(
+        f"/cases/{case_id}/forward-to-city", json={"reason": "市级"}, headers=chief
+    )
+    answered = await client.post(f"/cases/{case_id}/forwarding/accept", json={}, headers=chief)
+
+    assert refused.status_code == 409
+    assert "level city" in refused.json()["detail"]
+    assert answered.status_code == 409, answered.text
+    detail = await case_file(client, case_id, operator)
+    assert detail["status"] == "registered"
 
 
 # --- the case file: every stage's events, in lifecycle order ----------------------------------

@@ -17,11 +17,13 @@ from cityloop_casefile.decisions import (
     Accept,
     Register,
     Registration,
+    Remarks,
     ReportVerification,
     RequestVerification,
     VoidDecision,
     WithReason,
     accept,
+    accept_forwarding,
     cancel,
     decide_voiding,
     forward_to_city,
@@ -29,6 +31,7 @@ from cityloop_casefile.decisions import (
     report_verification,
     request_verification,
     request_voiding,
+    return_forwarding,
     time,
 )
 from cityloop_casefile.state import CaseFile, evolve
@@ -45,6 +48,9 @@ from cityloop_shared.contract.events.casefile import (
     CaseRegisteredPayload,
     CaseVoided,
     CaseVoidedPayload,
+    ForwardingAccepted,
+    ForwardingAcceptedPayload,
+    ForwardingReturned,
     ReasonPayload,
     VerificationReported,
     VerificationReportedPayload,
@@ -75,8 +81,14 @@ from cityloop_shared.contract.values import (
     TimeUnit,
     Urgency,
 )
+from cityloop_shared.contract.values import Category as EventCategory
 from cityloop_shared.reference.bundle import ReferenceData
-from cityloop_shared.reference.categories import Category, CategoryDictionary, Edition
+from cityloop_shared.reference.categories import (
+    GB_T_47678_5,
+    Category,
+    CategoryDictionary,
+    Edition,
+)
 from cityloop_shared.stage.clocks import Start, Stop
 from cityloop_shared.stage.decisions import Conflict, Context, Decision, Forbidden, Invalid
 
@@ -472,14 +484,57 @@ def test_a_refused_voiding_keeps_the_chiefs_reason() -> None:
     assert decision.answer == {"voided": False}
 
 
-def test_a_district_forwards_to_its_city() -> None:
-    decision = forward_to_city(
-        case_file(CaseStatus.REGISTERED), WithReason(reason="市级道路设施"), context(CHIEF)
+def test_a_district_forwards_a_city_case_with_what_the_city_dispatches_by() -> None:
+    case = case_file(
+        CaseStatus.REGISTERED,
+        case_number="370212C010022026112500001",
+        category_kind=CaseKind.COMPONENT,
+        category_code="01002",
+        level=CaseLevel.CITY,
+        urgency=Urgency.URGENT,
     )
+    decision = forward_to_city(case, WithReason(reason="市级道路设施"), context(CHIEF))
 
     [draft] = decision.events
     assert draft.model is CaseForwardedToCity
-    assert draft.payload == CaseForwardedToCityPayload(city_site="370200", reason="市级道路设施")
+    assert draft.payload == CaseForwardedToCityPayload(
+        city_site="370200",
+        reason="市级道路设施",
+        case_number="370212C010022026112500001",
+        category=EventCategory(standard=GB_T_47678_5, kind=CaseKind.COMPONENT, code="01002"),
+        grid_code=GRID,
+        urgency=Urgency.URGENT,
+        # 污水井盖's disposal limit in the demo city's time limits.
+        time_limit=TimeLimit(amount=2, unit=TimeUnit.WORKING_HOURS),
+        channel=ReportChannel.SUPERVISOR,
+    )
+
+
+def test_a_district_case_is_not_forwarded() -> None:
+    case = case_file(CaseStatus.REGISTERED, category_code="01002", level=CaseLevel.DISTRICT)
+
+    with pytest.raises(Conflict, match="only a case registered as a city department's"):
+        forward_to_city(case, WithReason(reason="市级"), context(CHIEF))
+
+
+def test_the_city_duty_chief_passes_a_forwarded_case_on_or_sends_it_back() -> None:
+    city_chief = Actor(id="chief-c", role=Role.DUTY_CHIEF, site="370200")
+    case = case_file(CaseStatus.FORWARDED_TO_CITY, level=CaseLevel.CITY)
+    at_city = context(city_chief, site="370200")
+
+    [accepted] = accept_forwarding(case, Remarks(remarks="批转"), at_city).events
+    [returned] = return_forwarding(case, WithReason(reason="属区级问题"), at_city).events
+
+    assert (accepted.model, accepted.payload) == (
+        ForwardingAccepted,
+        ForwardingAcceptedPayload(remarks="批转"),
+    )
+    assert (returned.model, returned.payload) == (
+        ForwardingReturned,
+        ReasonPayload(reason="属区级问题"),
+    )
+    with pytest.raises(Conflict, match="at the city site"):
+        accept_forwarding(case, Remarks(), context(CHIEF))
 
 
 def test_the_city_forwards_to_nobody() -> None:
@@ -537,11 +592,14 @@ def test_the_case_file_follows_each_source_flow_to_its_close(flow: str) -> None:
     verified = flow.startswith("public")
     channel = "public" if verified else "supervisor"
 
+    at_city = flow.endswith("city")
+    level = CaseLevel.CITY if at_city else CaseLevel.DISTRICT
     files = replay(
         event_types,
         {
             "case.reported": {"channel": channel},
             "case.accepted": {"needs_verification": verified},
+            "case.registered": {"level": level.value},
         },
     )
 
@@ -552,7 +610,7 @@ def test_the_case_file_follows_each_source_flow_to_its_close(flow: str) -> None:
     assert (closed.category_kind, closed.category_code) == (CaseKind.COMPONENT, "01002")
     assert closed.grid_code == "370212001001001"
     assert closed.urgency is Urgency.URGENT
-    assert closed.level is CaseLevel.DISTRICT
+    assert closed.level is level
     assert closed.department_id == "ls-sanitation"
     assert closed.deadline == datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
     assert closed.overdue is False
@@ -810,25 +868,47 @@ def test_an_end_stops_every_clock_of_case_building(event_type: str, status: Case
         Stop(ClockStep.ACCEPTANCE, NOW),
         Stop(ClockStep.VERIFICATION, NOW),
         Stop(ClockStep.REGISTRATION, NOW),
+        Stop(ClockStep.FORWARDING, NOW),
+        Stop(ClockStep.CITY_ACCEPTANCE, NOW),
     ]
 
 
 @pytest.mark.parametrize("flow", sorted(SOURCE_FLOWS))
 def test_each_source_flow_stops_every_clock_it_starts_by_registration(flow: str) -> None:
     verified = flow.startswith("public")
+    at_city = flow.endswith("city")
     running, _ = clocks_along(
-        SOURCE_FLOWS[flow], {"case.accepted": {"needs_verification": verified}}
+        SOURCE_FLOWS[flow],
+        {
+            "case.accepted": {"needs_verification": verified},
+            "case.registered": {"level": "city" if at_city else "district"},
+        },
     )
 
     registered = SOURCE_FLOWS[flow].index("case.registered")
     assert running[registered - 1] == {ClockStep.REGISTRATION}
+    if at_city:
+        # 转市级 runs until the forwarding, 市值班长受理 until the city duty chief's 批转.
+        assert running[registered] == {ClockStep.FORWARDING}
+        assert running[registered + 1] == {ClockStep.CITY_ACCEPTANCE}
+        registered += 2
     assert all(after == set() for after in running[registered:])
 
 
-@pytest.mark.parametrize(
-    "event_type",
-    ["case.dispatched", "time_limit.overdue", "void.requested", "case.forwarded_to_city"],
-)
+def test_the_city_duty_chief_is_timed_from_the_forwarding() -> None:
+    forwarded = event("case.forwarded_to_city")
+    case = evolve(case_file(CaseStatus.FORWARDED_TO_CITY), forwarded)
+
+    [stop, start] = time(case, forwarded, REFERENCE)
+    assert stop == Stop(ClockStep.FORWARDING, NOW)
+    assert isinstance(start, Start)
+    assert (start.step, start.at) == (ClockStep.CITY_ACCEPTANCE, NOW)
+    assert REFERENCE.calendar.working_time_between(NOW, start.deadline) == timedelta(hours=1)
+    for answer in ("forwarding.accepted", "forwarding.returned"):
+        assert time(case, event(answer), REFERENCE) == [Stop(ClockStep.CITY_ACCEPTANCE, NOW)]
+
+
+@pytest.mark.parametrize("event_type", ["case.dispatched", "time_limit.overdue", "void.requested"])
 def test_other_events_move_no_clock_of_case_building(event_type: str) -> None:
     assert time(case_file(CaseStatus.DISPATCHED), event(event_type), REFERENCE) == []
 

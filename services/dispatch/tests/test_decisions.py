@@ -25,10 +25,15 @@ from cityloop_dispatch.topology import TOPOLOGY
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.envelope import CaseEvent, Payload
 from cityloop_shared.contract.events.casefile import (
+    CaseForwardedToCity,
+    CaseForwardedToCityPayload,
     CaseRegistered,
     CaseRegisteredPayload,
     CaseVoided,
     CaseVoidedPayload,
+    ForwardingAccepted,
+    ForwardingAcceptedPayload,
+    ForwardingReturned,
     ReasonPayload,
 )
 from cityloop_shared.contract.events.dispatch import (
@@ -197,9 +202,12 @@ def refused_field(refusal: pytest.ExceptionInfo[Invalid]) -> tuple[tuple[str, ..
 
 # --- what the stage follows -------------------------------------------------------------------
 def test_the_stage_follows_registration_requests_reports_failed_checks_and_voiding_only() -> None:
-    """A case cancelled before registration (注销) never reaches the command centre."""
+    """A case cancelled before registration (注销) never reaches the command centre; a
+    forwarded one leaves the district's for the city's, and may come back."""
     assert TOPOLOGY.follows_types == {
         "case.registered",
+        "case.forwarded_to_city",
+        "forwarding.accepted",
         "return.requested",
         "extension.requested",
         "suspension.requested",
@@ -208,6 +216,8 @@ def test_the_stage_follows_registration_requests_reports_failed_checks_and_voidi
         "case.voided",
     }
     assert "case.cancelled" not in TOPOLOGY.view.applies
+    assert {m.type_name() for m in TOPOLOGY.follows_from_city} == {"forwarding.returned"}
+    assert {m.type_name() for m in TOPOLOGY.follows_from_districts} == {"case.forwarded_to_city"}
     assert {s.value for s in TOPOLOGY.upstream} == {"casefile", "disposal", "verification"}
 
 
@@ -788,6 +798,52 @@ def test_registration_opens_the_record_with_the_case_facts_and_its_disposal_limi
 def test_a_city_level_case_is_not_taken_up_by_a_districts_command_centre() -> None:
     """A city department's problem (市级案件): the city's command centre dispatches it."""
     assert evolve(fresh(), registration(level=CaseLevel.CITY)) is None
+
+
+def forwarding(site: str = SITE) -> CaseForwardedToCity:
+    return CaseForwardedToCity.create(
+        case_id=CASE_ID,
+        site=site,
+        actor=CHIEF,
+        payload=CaseForwardedToCityPayload(
+            city_site=CITY,
+            reason="市级道路设施",
+            case_number=NUMBER,
+            category=CATEGORY,
+            grid_code=GRID,
+            time_limit=TimeLimit(amount=4, unit=TimeUnit.WORKING_HOURS),
+            channel=ReportChannel.SUPERVISOR,
+        ),
+        previous=None,
+        occurred_at=REGISTERED_AT,
+    )
+
+
+def test_a_forwarded_case_waits_for_the_city_duty_chief_then_for_the_dispatcher() -> None:
+    """At the city the forwarding brings what dispatch needs; 批转 puts it in the queue. At
+    the district the same goes for a case the city sent back (退回)."""
+    forwarded = evolve(dataclasses.replace(fresh(CITY), status=S.FORWARDED_TO_CITY), forwarding())
+    assert forwarded is not None
+    assert (forwarded.case_number, forwarded.category, forwarded.registered_at) == (
+        NUMBER,
+        CATEGORY,
+        None,
+    )
+    assert forwarded.time_limit_amount == 4
+    passed_on = event(ForwardingAccepted, ForwardingAcceptedPayload(), at=NOW)
+    queued = evolve(forwarded, passed_on)
+    assert queued is not None
+    assert queued.registered_at == NOW
+    assert decisions.time(forwarded, forwarding(), REFERENCE) == [
+        clock.Stop(ClockStep.DISPATCH, REGISTERED_AT)
+    ]
+    [start] = decisions.time(queued, passed_on, REFERENCE)
+    assert isinstance(start, clock.Start)
+    assert (start.step, start.at) == (ClockStep.DISPATCH, NOW)
+    sent_back = event(ForwardingReturned, ReasonPayload(reason="属区级问题"), at=NOW)
+    [restart] = decisions.time(forwarded, sent_back, REFERENCE)
+    assert isinstance(restart, clock.Start)
+    assert restart.step is ClockStep.DISPATCH
 
 
 def test_a_city_level_case_is_taken_up_by_the_citys_command_centre() -> None:

@@ -334,7 +334,7 @@ def test_intake_follows_only_what_the_status_of_a_request_needs() -> None:
         "case.cancelled",
         "case.voided",
     }
-    assert TOPOLOGY.upstream == (Stage.CASEFILE, Stage.DISPATCH, Stage.VERIFICATION, Stage.SYNC)
+    assert TOPOLOGY.upstream == (Stage.CASEFILE, Stage.DISPATCH, Stage.VERIFICATION)
     assert TOPOLOGY.clocks == frozenset()
 
 

@@ -555,3 +555,25 @@ def test_evolving_is_deterministic() -> None:
     case = fresh()
     forwarded = event(FeedbackForwarded, feedback_payload(), case)
     assert evolve(case, forwarded) == evolve(case, forwarded)
+
+
+def test_the_city_entrusts_the_check_to_the_districts_supervisor_of_the_grid() -> None:
+    """委托核查: the city's supervision centre sends the district's supervisor, and says so."""
+    at_city = evolve(fresh(CITY), event(FeedbackForwarded, feedback_payload(), fresh(CITY)))
+    assert at_city is not None
+    feedback = event(FeedbackForwarded, feedback_payload(), at_city)
+
+    [city_task] = decisions.react(at_city, feedback, REFERENCE)
+    at_district = evolve(fresh(), event(FeedbackForwarded, feedback_payload(), fresh()))
+    assert at_district is not None
+    [district_task] = decisions.react(
+        at_district, event(FeedbackForwarded, feedback_payload(), at_district), REFERENCE
+    )
+
+    assert isinstance(city_task.payload, CheckRequestedPayload)
+    assert (city_task.payload.supervisor_id, city_task.payload.entrusted_to_site) == (
+        SUPERVISOR,
+        DISTRICT,
+    )
+    assert isinstance(district_task.payload, CheckRequestedPayload)
+    assert district_task.payload.entrusted_to_site is None

@@ -195,7 +195,8 @@ async def test_forwarded_feedback_is_checked_on_site_then_closed(
     assert (requested.actor.id, requested.actor.site) == ("system:verification", "370212")
     payload = requested.payload.model_dump()
     due_at = runtime.reference.calendar.add_working_time(feedback.occurred_at, ONE_WORKING_HOUR)
-    assert payload == {"supervisor_id": SUPERVISOR, "due_at": due_at}
+    # The grid's supervisor is of the site: nobody else is entrusted with the check.
+    assert payload == {"supervisor_id": SUPERVISOR, "due_at": due_at, "entrusted_to_site": None}
 
     # The record keeps what the feedback told of the case.
     assert (task.case_number, task.category_code, task.grid_code, task.channel) == (

@@ -77,6 +77,12 @@ class ServiceSettings(BaseSettings):
         pattern=r"^[a-zA-Z0-9_-]+$",
         description="Prefix of every topic name, for environments sharing one Kafka cluster",
     )
+    districts: str = Field(
+        default="",
+        pattern=r"^(\d{6}(,\d{6})*)?$",
+        description="At a city site, its districts' codes, comma-separated (the city's list of "
+        "districts): the city's stages read their hand-offs; unused at a district",
+    )
     log_format: LogFormat = LogFormat.JSON
     log_level: str = "INFO"
     auth_secret: SecretStr = Field(
@@ -92,3 +98,7 @@ class ServiceSettings(BaseSettings):
     http_port: int = Field(default=8000, gt=0, lt=65536)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+
+    @property
+    def district_sites(self) -> tuple[str, ...]:
+        return tuple(code for code in self.districts.split(",") if code)

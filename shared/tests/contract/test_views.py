@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cityloop_shared.contract.events.casefile import CaseRegistered, CaseVoided
+from cityloop_shared.contract.events.casefile import (
+    CaseForwardedToCity,
+    CaseRegistered,
+    CaseVoided,
+    ForwardingReturned,
+)
 from cityloop_shared.contract.events.dispatch import CaseDispatched, FeedbackForwarded
 from cityloop_shared.contract.events.disposal import DisposalCompleted, ReturnRequested
 from cityloop_shared.contract.events.intake import CaseReported
@@ -96,11 +101,14 @@ def test_what_can_still_become_legal_and_what_never_can() -> None:
 @given(st.lists(st.sampled_from(sorted(EVENT_TYPES_IN_LIFECYCLE)), max_size=30))
 def test_a_view_never_refuses_what_the_strict_machine_allows(walk: list[str]) -> None:
     """Along any legal history, a stage's view accepts each event it applies, and its state
-    is always one the case may really be in."""
+    is always one the case may really be in. (A history that opens with the forwarding is a
+    city site's; a stage meets such cases there only by following the forwarding.)"""
     view = DISPATCH_LIKE
     true: CaseState | None = None
     seen: CaseState | None = None
     for event_type in walk:
+        if true is None and event_type == "case.forwarded_to_city":
+            continue
         try:
             true = apply(true, event_type)
         except IllegalTransition:
@@ -108,6 +116,15 @@ def test_a_view_never_refuses_what_the_strict_machine_allows(walk: list[str]) ->
         if event_type in view.applies:
             seen = view.receive(seen, event_type)
         assert true in view.horizon(seen)
+
+
+def test_only_a_stage_that_follows_the_forwarding_meets_a_case_by_it() -> None:
+    follower = LifecycleView({"case.forwarded_to_city", "forwarding.accepted", "case.dispatched"})
+    assert follower.receive(None, "case.forwarded_to_city") == CaseState(S.FORWARDED_TO_CITY)
+    # A stage that does not follow it holds no city case unseen: a voiding of a case it never
+    # took up (a city department's, at a district) is no case of its own.
+    with pytest.raises(IllegalTransition):
+        DISPATCH_LIKE.receive(None, "case.voided")
 
 
 def test_a_topology_refuses_what_its_stage_may_not_emit_or_need_not_follow() -> None:
@@ -136,6 +153,30 @@ def test_a_topology_reads_the_topics_of_what_it_follows() -> None:
         "return.requested",
         "case.dispatched",
     }
-    row = topology_table([topology]).splitlines()[-1]
+    row = next(line for line in topology_table([topology]).splitlines() if "dispatch" in line)
     assert row.startswith("| dispatch | intake, casefile, disposal | `case.registered`")
     assert CaseVoided not in topology.follows
+
+
+def test_each_level_reads_what_it_follows_of_the_other_from_the_mirrored_topics() -> None:
+    topology = Topology(
+        Stage.DISPATCH,
+        follows=frozenset({CaseRegistered}),
+        emits=frozenset({CaseDispatched}),
+        follows_from_city=frozenset({ForwardingReturned}),
+        follows_from_districts=frozenset({CaseForwardedToCity}),
+    )
+    at_district = topology.sources("370212", "ns")
+    assert {topic: (s.stage, s.takes) for topic, s in at_district.items()} == {
+        "ns.cityloop.370212.casefile.v1": (Stage.CASEFILE, frozenset({"case.registered"})),
+        "ns.cityloop.370200.casefile.v1": (Stage.CASEFILE, frozenset({"forwarding.returned"})),
+    }
+    at_city = topology.sources("370200", None, districts=["370212", "370202"])
+    assert {topic: s.takes for topic, s in at_city.items()} == {
+        "cityloop.370200.casefile.v1": frozenset({"case.registered"}),
+        "cityloop.370212.casefile.v1": frozenset({"case.forwarded_to_city"}),
+        "cityloop.370202.casefile.v1": frozenset({"case.forwarded_to_city"}),
+    }
+    assert {"forwarding.returned", "case.forwarded_to_city"} <= topology.view.applies
+    table = topology_table([topology])
+    assert "| dispatch | `forwarding.returned` | `case.forwarded_to_city` |" in table

@@ -20,6 +20,9 @@ Write = Callable[[str, str], Path]
 DEFAULTS = "".join(
     f"  - {{step: {step}, category: '*', amount: 1, unit: working_hours}}\n" for step in ClockStep
 )
+ADDED = f"time_limits.yaml entry {len(ClockStep) + 1} (line {len(ClockStep) + 2})"
+"""The entry a test appends after the defaults."""
+CHECK_DEFAULT = f"entry {list(ClockStep).index(ClockStep.CHECK) + 1}"
 
 
 def test_the_demo_limits_follow_the_city_rules() -> None:
@@ -83,29 +86,28 @@ def test_a_duration_in_minutes_or_hours_is_working_time() -> None:
     [
         (
             "{step: disposal, category: 06010, amount: 4, unit: working_hours}",
-            "time_limits.yaml entry 7 (line 8): category 3080 was read as a number: write codes in "
-            "quotes, e.g. '06010'",
+            f"{ADDED}: category 3080 was read as a number: write codes in quotes, e.g. '06010'",
         ),
         (
             "{step: disposal, category: '06', amount: 1.5, unit: working_days}",
-            "time_limits.yaml entry 7 (line 8): amount 1.5 must be a whole number of working days",
+            f"{ADDED}: amount 1.5 must be a whole number of working days",
         ),
         (
             "{step: disposal, category: '06', amount: 0, unit: working_hours}",
-            "time_limits.yaml entry 7 (line 8): amount 0: input should be greater than 0",
+            f"{ADDED}: amount 0: input should be greater than 0",
         ),
         (
             "{step: disposal, category: '06', amount: 2, unit: hours}",
-            "time_limits.yaml entry 7 (line 8): unit 'hours': input should be 'working_minutes', "
+            f"{ADDED}: unit 'hours': input should be 'working_minutes', "
             "'working_hours' or 'working_days'",
         ),
         (
             "{step: closing, category: '06', amount: 2, unit: working_hours}",
-            "time_limits.yaml entry 7 (line 8): step 'closing': input should be 'acceptance'",
+            f"{ADDED}: step 'closing': input should be 'acceptance'",
         ),
         (
             "{step: check, category: '*', amount: 2, unit: working_hours}",
-            "time_limits.yaml entry 7 (line 8): step check, category '*' repeats entry 6 (line 7)",
+            f"{ADDED}: step check, category '*' repeats {CHECK_DEFAULT}",
         ),
     ],
 )

@@ -67,3 +67,15 @@ commands.on_case(
     roles=CHIEF,
     decide=decisions.forward_to_city,
 )
+commands.on_case(
+    "/{case_id}/forwarding/accept",
+    decisions.Remarks,
+    roles=CHIEF,
+    decide=decisions.accept_forwarding,
+)
+commands.on_case(
+    "/{case_id}/forwarding/return",
+    decisions.WithReason,
+    roles=CHIEF,
+    decide=decisions.return_forwarding,
+)

@@ -1,6 +1,6 @@
 """Case building (案卷建立): acceptance (受理), on-site verification (核实), registration (立案),
-cancellation (注销), voiding (作废) and forwarding to the city (转市级); and the clocks of
-acceptance, verification and registration."""
+cancellation (注销), voiding (作废), forwarding to the city (转市级) and, at the city, the city
+duty chief's answer to it; and the clocks of each of these steps."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ from cityloop_shared.contract.events.casefile import (
     CaseRegisteredPayload,
     CaseVoided,
     CaseVoidedPayload,
+    ForwardingAccepted,
+    ForwardingAcceptedPayload,
+    ForwardingReturned,
     ReasonPayload,
     VerificationReported,
     VerificationReportedPayload,
@@ -100,6 +103,10 @@ class Registration:
 
 class WithReason(Command):
     reason: Reason
+
+
+class Remarks(Command):
+    remarks: str | None = Field(default=None, max_length=2000)
 
 
 class VoidDecision(Command):
@@ -209,11 +216,51 @@ def decide_voiding(case: CaseFile, command: VoidDecision, ctx: Context) -> Decis
 
 
 def forward_to_city(case: CaseFile, command: WithReason, ctx: Context) -> Decision:
-    """转市级: the district duty chief judges the problem a city department's."""
+    """转市级: the district duty chief hands a case registered as a city department's to the
+    city duty chief, with what the city needs to dispatch it."""
     if site_level(ctx.site) is not SiteLevel.DISTRICT:
         raise Conflict("only a district forwards to the city")
-    payload = CaseForwardedToCityPayload(city_site=city_of(ctx.site), reason=command.reason)
+    ctx.require(case, CaseForwardedToCity)
+    if case.level is not CaseLevel.CITY:
+        raise Conflict(
+            "only a case registered as a city department's (level city) is forwarded to the "
+            "city: this one is the district's to dispatch"
+        )
+    assert case.category_code is not None, "a registered case has a category"
+    category = known_category(
+        ctx.reference.categories, case.category_code, case.category_kind, ("category_code",)
+    )
+    limit = ctx.reference.time_limits.limit_for(ClockStep.DISPOSAL, category.code, case.urgency)
+    payload = CaseForwardedToCityPayload(
+        city_site=city_of(ctx.site),
+        reason=command.reason,
+        case_number=case.case_number,
+        category=Category(standard=category.standard, kind=category.kind, code=category.code),
+        grid_code=case.grid_code,
+        urgency=case.urgency,
+        time_limit=limit.as_time_limit(),
+        channel=case.channel,
+    )
     return Decision([Draft(CaseForwardedToCity, payload)], {"case_number": case.case_number})
+
+
+def accept_forwarding(case: CaseFile, command: Remarks, ctx: Context) -> Decision:
+    """批转: the city duty chief (市值班长) passes a forwarded case to the city command centre."""
+    _at_the_city(ctx)
+    payload = ForwardingAcceptedPayload(remarks=command.remarks)
+    return Decision([Draft(ForwardingAccepted, payload)], {"case_number": case.case_number})
+
+
+def return_forwarding(case: CaseFile, command: WithReason, ctx: Context) -> Decision:
+    """退回: the city duty chief sends a forwarded case back to its district, with the reason."""
+    _at_the_city(ctx)
+    payload = ReasonPayload(reason=command.reason)
+    return Decision([Draft(ForwardingReturned, payload)], {"case_number": case.case_number})
+
+
+def _at_the_city(ctx: Context) -> None:
+    if site_level(ctx.site) is not SiteLevel.CITY:
+        raise Conflict("a forwarded case is accepted or sent back at the city site")
 
 
 # --- clocks -----------------------------------------------------------------------------------
@@ -240,14 +287,37 @@ def time(case: CaseFile, event: CaseEvent, reference: ReferenceData) -> Sequence
                 clock.Stop(ClockStep.VERIFICATION, at),
                 _registration_clock(case, at, reference),
             ]
+        case CaseRegistered(payload=p) if p.level is CaseLevel.CITY:
+            # Registered as a city department's: the district forwards it, or it shows red.
+            return [
+                clock.Stop(ClockStep.REGISTRATION, at),
+                clock.Start(
+                    ClockStep.FORWARDING, at, _deadline(case, ClockStep.FORWARDING, at, reference)
+                ),
+            ]
         case CaseRegistered():
             return [clock.Stop(ClockStep.REGISTRATION, at)]
+        case CaseForwardedToCity():
+            # The district's clock stops; the city duty chief's starts (each site keeps its own).
+            deadline = _deadline(case, ClockStep.CITY_ACCEPTANCE, at, reference)
+            return [
+                clock.Stop(ClockStep.FORWARDING, at),
+                clock.Start(ClockStep.CITY_ACCEPTANCE, at, deadline),
+            ]
+        case ForwardingAccepted() | ForwardingReturned():
+            return [clock.Stop(ClockStep.CITY_ACCEPTANCE, at)]
         case CaseCancelled() | CaseVoided():
             return [clock.Stop(step, at) for step in _OWN_STEPS]
     return []
 
 
-_OWN_STEPS = (ClockStep.ACCEPTANCE, ClockStep.VERIFICATION, ClockStep.REGISTRATION)
+_OWN_STEPS = (
+    ClockStep.ACCEPTANCE,
+    ClockStep.VERIFICATION,
+    ClockStep.REGISTRATION,
+    ClockStep.FORWARDING,
+    ClockStep.CITY_ACCEPTANCE,
+)
 
 
 def _registration_clock(case: CaseFile, at: datetime, reference: ReferenceData) -> clock.Start:

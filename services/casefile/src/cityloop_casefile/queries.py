@@ -15,7 +15,7 @@ from cityloop_shared.contract.actors import Role
 from cityloop_shared.contract.codec import redact
 from cityloop_shared.contract.lifecycle import CaseStatus
 from cityloop_shared.contract.registry import payload_model
-from cityloop_shared.contract.values import GridCode
+from cityloop_shared.contract.values import CaseLevel, GridCode
 from cityloop_shared.runtime.auth import CurrentActor, require_site, visible_sites
 from cityloop_shared.runtime.commands import service_runtime
 from cityloop_shared.stage.decisions import NotFound
@@ -74,10 +74,14 @@ async def case_list(
     category_code: Annotated[str | None, Query(pattern=r"^\d{4,5}$")] = None,
     department_id: str | None = None,
     overdue: bool | None = None,
+    level: CaseLevel | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Cases of the actor's site (a city actor sees the whole city), newest first."""
+    """Cases of the actor's site (a city actor sees the whole city), newest first.
+
+    ``level=city&status=registered`` lists the cases registered as a city department's that
+    the district has not forwarded yet."""
     query = _CASE.where(visible_sites(actor, cases.c.site))
     filters = {
         "status": status_.value if status_ else None,
@@ -85,6 +89,7 @@ async def case_list(
         "category_code": category_code,
         "department_id": department_id,
         "overdue": overdue,
+        "level": level.value if level else None,
     }
     for column, value in filters.items():
         if value is not None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.contract.events.casefile import (
     CaseAccepted,
+    CaseForwardedToCity,
     CaseRegistered,
     CaseVoided,
     VerificationReported,
@@ -58,6 +59,11 @@ class CaseFile(CaseRecord):
     reported_at: datetime | None = None
 
 
+_OVERDUE_STEPS = frozenset({ClockStep.FORWARDING, ClockStep.CITY_ACCEPTANCE, ClockStep.DISPOSAL})
+"""Steps whose red light marks the case overdue until it is next dispatched: where a
+registered case waits on somebody to act on it."""
+
+
 def evolve(case: CaseFile, event: CaseEvent) -> CaseFile:
     replace = dataclasses.replace
     match event:
@@ -104,6 +110,19 @@ def evolve(case: CaseFile, event: CaseEvent) -> CaseFile:
             return replace(case, department_id=p.department_id, deadline=p.deadline, overdue=False)
         case ExtensionDecided(payload=p) | SuspensionResumed(payload=p):
             return replace(case, deadline=p.deadline, overdue=False)
-        case TimeLimitOverdue(payload=p) if p.step is ClockStep.DISPOSAL:
+        case CaseForwardedToCity(payload=p) if p.category is not None:
+            # At the city, the forwarding is the first the case file hears of the case.
+            return replace(
+                case,
+                case_number=case.case_number or p.case_number,
+                category_kind=p.category.kind,
+                category_code=p.category.code,
+                grid_code=case.grid_code or p.grid_code,
+                channel=case.channel or p.channel,
+                urgency=p.urgency,
+                level=CaseLevel.CITY,
+                reported_at=case.reported_at or event.occurred_at,
+            )
+        case TimeLimitOverdue(payload=p) if p.step in _OVERDUE_STEPS:
             return replace(case, overdue=True)
     return case

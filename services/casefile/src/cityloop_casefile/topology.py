@@ -1,5 +1,6 @@
 """What case building (案卷建立) follows and emits: it keeps the site's whole case file, so it
-follows every event another stage emits."""
+follows every event another stage emits, and at a district every event of the city's about
+the district's cases."""
 
 from cityloop_shared.contract.events.casefile import (
     CaseAccepted,
@@ -7,6 +8,8 @@ from cityloop_shared.contract.events.casefile import (
     CaseForwardedToCity,
     CaseRegistered,
     CaseVoided,
+    ForwardingAccepted,
+    ForwardingReturned,
     VerificationReported,
     VerificationRequested,
     VoidRefused,
@@ -34,9 +37,23 @@ TOPOLOGY = Topology(
             VoidRefused,
             CaseVoided,
             CaseForwardedToCity,
+            ForwardingAccepted,
+            ForwardingReturned,
             TimeLimitWarning,
             TimeLimitOverdue,
         }
     ),
-    clocks=frozenset({ClockStep.ACCEPTANCE, ClockStep.VERIFICATION, ClockStep.REGISTRATION}),
+    clocks=frozenset(
+        {
+            ClockStep.ACCEPTANCE,
+            ClockStep.VERIFICATION,
+            ClockStep.REGISTRATION,
+            ClockStep.FORWARDING,
+            ClockStep.CITY_ACCEPTANCE,
+        }
+    ),
+    # A district's case file shows the city's progress with a case it forwarded; the city's
+    # meets a district's case when it is forwarded.
+    follows_from_city=frozenset(EVENT_TYPES.values()),
+    follows_from_districts=frozenset({CaseForwardedToCity}),
 )

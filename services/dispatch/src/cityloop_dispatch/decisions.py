@@ -13,7 +13,14 @@ from pydantic import AwareDatetime, Field
 from cityloop_dispatch.state import DispatchCase
 from cityloop_shared.contract.actors import Role
 from cityloop_shared.contract.envelope import CaseEvent
-from cityloop_shared.contract.events.casefile import CaseRegistered, CaseVoided, ReasonPayload
+from cityloop_shared.contract.events.casefile import (
+    CaseForwardedToCity,
+    CaseRegistered,
+    CaseVoided,
+    ForwardingAccepted,
+    ForwardingReturned,
+    ReasonPayload,
+)
 from cityloop_shared.contract.events.dispatch import (
     CaseDispatched,
     CaseDispatchedPayload,
@@ -240,12 +247,15 @@ def react(case: DispatchCase, event: CaseEvent, reference: ReferenceData) -> Seq
 def time(
     case: DispatchCase, event: CaseEvent, reference: ReferenceData
 ) -> Sequence[clock.ClockChange]:
-    """派遣 runs from registration (or an approved return) to dispatch; 处置 from dispatch to
-    the department's report, paused while suspended."""
+    """派遣 runs from registration (or an approved return, or the city duty chief's 批转, or a
+    city's sending back) to dispatch, and not while the case is with the city; 处置 from
+    dispatch to the department's report, paused while suspended."""
     at = event.occurred_at
     match event:
-        case CaseRegistered():
+        case CaseRegistered() | ForwardingAccepted() | ForwardingReturned():
             return [clock.Start(ClockStep.DISPATCH, at, dispatch_deadline(case, at, reference))]
+        case CaseForwardedToCity():
+            return [clock.Stop(ClockStep.DISPATCH, at)]
         case CaseDispatched(payload=p) | CaseRedispatched(payload=p):
             return [
                 clock.Stop(ClockStep.DISPATCH, at),

@@ -8,7 +8,13 @@ from datetime import datetime
 from enum import StrEnum
 
 from cityloop_shared.contract.envelope import CaseEvent
-from cityloop_shared.contract.events.casefile import CaseRegistered, CaseVoided
+from cityloop_shared.contract.events.casefile import (
+    CaseForwardedToCity,
+    CaseRegistered,
+    CaseVoided,
+    ForwardingAccepted,
+    ForwardingReturned,
+)
 from cityloop_shared.contract.events.dispatch import (
     CaseDispatched,
     CaseRedispatched,
@@ -117,6 +123,25 @@ def evolve(case: DispatchCase, event: CaseEvent) -> DispatchCase | None:
                 time_limit_unit=p.time_limit.unit,
                 registered_at=event.occurred_at,
             )
+        case CaseForwardedToCity(payload=p) if p.category and p.time_limit:
+            # What the city's command centre dispatches by, and the district's if sent back.
+            return replace(
+                case,
+                case_number=p.case_number,
+                category_standard=p.category.standard,
+                category_kind=p.category.kind,
+                category_code=p.category.code,
+                grid_code=p.grid_code,
+                channel=p.channel,
+                urgency=p.urgency,
+                time_limit_amount=p.time_limit.amount,
+                time_limit_unit=p.time_limit.unit,
+                registered_at=None,
+            )
+        case ForwardingAccepted() | ForwardingReturned():
+            # In the queue of the command centre that now dispatches it: the city's, or the
+            # district's when the city sent it back.
+            return replace(case, registered_at=event.occurred_at)
         case CaseDispatched(payload=p) | CaseRedispatched(payload=p):
             return replace(case, department_id=p.department_id, deadline=p.deadline, **_ANSWERED)
         case CaseReopenedForRework(payload=p):

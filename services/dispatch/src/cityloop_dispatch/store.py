@@ -48,7 +48,11 @@ _AWAITING = (
             clocks.c.step == ClockStep.DISPATCH.value,
         ),
     )
-    .where(dispatch_cases.c.status.in_([CaseStatus.REGISTERED, CaseStatus.AWAITING_REDISPATCH]))
+    .where(
+        dispatch_cases.c.status.in_(
+            [CaseStatus.REGISTERED, CaseStatus.WITH_CITY_COMMAND, CaseStatus.AWAITING_REDISPATCH]
+        )
+    )
     .order_by(clocks.c.deadline, dispatch_cases.c.case_id)
 )
 _PENDING = (

@@ -1,6 +1,12 @@
 """What the command centre (指挥中心) follows and emits."""
 
-from cityloop_shared.contract.events.casefile import CaseRegistered, CaseVoided
+from cityloop_shared.contract.events.casefile import (
+    CaseForwardedToCity,
+    CaseRegistered,
+    CaseVoided,
+    ForwardingAccepted,
+    ForwardingReturned,
+)
 from cityloop_shared.contract.events.dispatch import (
     CaseDispatched,
     CaseRedispatched,
@@ -32,6 +38,8 @@ TOPOLOGY = Topology(
     follows=frozenset(
         {
             CaseRegistered,  # 立案: the case waits for dispatch
+            CaseForwardedToCity,  # 转市级: not the district's to dispatch any more
+            ForwardingAccepted,  # 批转 (at the city): the city's command centre dispatches it
             ReturnRequested,  # a department's requests wait for the dispatcher
             ExtensionRequested,
             SuspensionRequested,
@@ -59,4 +67,6 @@ TOPOLOGY = Topology(
         }
     ),
     clocks=frozenset({ClockStep.DISPATCH, ClockStep.DISPOSAL}),
+    follows_from_city=frozenset({ForwardingReturned}),  # the city sent it back: dispatch here
+    follows_from_districts=frozenset({CaseForwardedToCity}),  # what the city dispatches by
 )

@@ -7,6 +7,7 @@ from cityloop_shared.contract.events.casefile import (
     CaseForwardedToCity,
     CaseRegistered,
     CaseVoided,
+    ForwardingReturned,
 )
 from cityloop_shared.contract.events.dispatch import (
     CaseDispatched,
@@ -37,4 +38,18 @@ TOPOLOGY = Topology(
         }
     ),
     emits=frozenset({CaseReported}),
+    # A case the district forwarded goes on at the city: the request shows the city's
+    # dispatch and deadlines, its end, or that it came back.
+    follows_from_city=frozenset(
+        {
+            ForwardingReturned,
+            CaseDispatched,
+            CaseRedispatched,
+            CaseReopenedForRework,
+            ExtensionDecided,
+            SuspensionResumed,
+            CaseClosed,
+            CaseVoided,
+        }
+    ),
 )

@@ -114,7 +114,8 @@ def record_satisfaction(case: CheckCase, command: Satisfaction, ctx: Context) ->
 
 def react(case: CheckCase, event: CaseEvent, reference: ReferenceData) -> Sequence[Draft]:
     """Forwarded feedback sends the grid's supervisor to check the result on site, due within
-    the check's time limit counted from the feedback."""
+    the check's time limit counted from the feedback; at the city, the district's supervisor
+    of the grid, entrusted with the check."""
     if not isinstance(event, FeedbackForwarded):
         return []
     supervisor = reference.supervisors.supervisor_for(case.grid_code or "")
@@ -125,9 +126,12 @@ def react(case: CheckCase, event: CaseEvent, reference: ReferenceData) -> Sequen
         return []
     limit = reference.time_limits.limit_for(ClockStep.CHECK, case.category_code or "*")
     due_at = reference.calendar.add_working_time(event.occurred_at, limit.duration)
-    return [
-        Draft(CheckRequested, CheckRequestedPayload(supervisor_id=supervisor.id, due_at=due_at))
-    ]
+    # 委托核查: a case the city handled is checked by its district's supervisor.
+    entrusted = supervisor.site if supervisor.site != case.site else None
+    payload = CheckRequestedPayload(
+        supervisor_id=supervisor.id, due_at=due_at, entrusted_to_site=entrusted
+    )
+    return [Draft(CheckRequested, payload)]
 
 
 def time(

@@ -30,11 +30,15 @@ PUBLIC_CITY = [
     "verification.reported",
     "case.registered",
     "case.forwarded_to_city",
+    "forwarding.accepted",
     "case.dispatched",
     *_DISPOSAL_TO_CLOSE,
 ]
-"""社会公众通过各区热线上报市级问题: as above, then forwarded to the city duty chief and
-dispatched by the city command centre to a city department."""
+"""社会公众通过各区热线上报市级问题: as above to registration at the district; then forwarded
+to the city duty chief (转发市值班长), passed to the city command centre (批转), dispatched to a
+city department, handled, fed back to the city command centre, reported to the city
+supervision centre, checked by the district's supervisor the city entrusts (委托核查), closed.
+From the forwarding on, the events are the city site's."""
 
 SUPERVISOR_DISTRICT = [
     "case.reported",
@@ -50,10 +54,11 @@ SUPERVISOR_CITY = [
     "case.accepted",
     "case.registered",
     "case.forwarded_to_city",
+    "forwarding.accepted",
     "case.dispatched",
     *_DISPOSAL_TO_CLOSE,
 ]
-"""监督员上报市级问题 (also video): no verification, forwarded to the city."""
+"""监督员上报市级问题 (also video): no verification, forwarded to the city as above."""
 
 SOURCE_FLOWS = {
     "public_district": PUBLIC_DISTRICT,

@@ -25,7 +25,9 @@ class CaseStatus(StrEnum):
     REGISTERED = "registered"
     """立案."""
     FORWARDED_TO_CITY = "forwarded_to_city"
-    """转市级: waiting for the city command centre."""
+    """转市级: with the city duty chief (市值班长), who passes it on or sends it back."""
+    WITH_CITY_COMMAND = "with_city_command"
+    """批转: the city duty chief passed it to the city command centre, waiting for dispatch."""
     DISPATCHED = "dispatched"
     """派遣: with a department, which has not accepted yet."""
     RETURN_REQUESTED = "return_requested"
@@ -66,6 +68,7 @@ _REGISTERED_AND_OPEN: frozenset[CaseStatus] = frozenset(
     {
         S.REGISTERED,
         S.FORWARDED_TO_CITY,
+        S.WITH_CITY_COMMAND,
         S.DISPATCHED,
         S.RETURN_REQUESTED,
         S.AWAITING_REDISPATCH,
@@ -112,8 +115,11 @@ _MOVES: dict[str, dict[CaseStatus | None, CaseStatus | _Resume]] = {
     "case.registered": {S.ACCEPTED: S.REGISTERED, S.VERIFIED: S.REGISTERED},
     "case.cancelled": {s: S.CANCELLED for s in (S.REPORTED, S.ACCEPTED, S.VERIFIED)},
     "case.voided": {s: S.VOIDED for s in _REGISTERED_AND_OPEN},
-    "case.forwarded_to_city": {S.REGISTERED: S.FORWARDED_TO_CITY},
-    "case.dispatched": {S.REGISTERED: S.DISPATCHED, S.FORWARDED_TO_CITY: S.DISPATCHED},
+    # A city site's stages meet a forwarded case first by its forwarding.
+    "case.forwarded_to_city": {S.REGISTERED: S.FORWARDED_TO_CITY, None: S.FORWARDED_TO_CITY},
+    "forwarding.accepted": {S.FORWARDED_TO_CITY: S.WITH_CITY_COMMAND},
+    "forwarding.returned": {S.FORWARDED_TO_CITY: S.REGISTERED},
+    "case.dispatched": {S.REGISTERED: S.DISPATCHED, S.WITH_CITY_COMMAND: S.DISPATCHED},
     "return.requested": {S.DISPATCHED: S.RETURN_REQUESTED, S.IN_DISPOSAL: S.RETURN_REQUESTED},
     "return.approved": {S.RETURN_REQUESTED: S.AWAITING_REDISPATCH},
     "return.refused": {S.RETURN_REQUESTED: RESUME},
@@ -148,6 +154,8 @@ _OBSERVATIONS: dict[str, frozenset[CaseStatus]] = {
 EVENT_TYPES_IN_LIFECYCLE: frozenset[str] = frozenset(_MOVES) | frozenset(_OBSERVATIONS)
 
 MOVES = MappingProxyType(_MOVES)
+
+_OPENS_AT_THE_CITY = frozenset({"case.forwarded_to_city"})
 
 
 class IllegalTransition(Exception):
@@ -268,10 +276,17 @@ def _ahead(start: CaseState | None) -> tuple[CaseState | None, ...]:
 
 
 def _reach(start: CaseState | None, moves: list[str]) -> tuple[CaseState | None, ...]:
-    """Every state ``moves`` lead to from ``start``, breadth first."""
+    """Every state ``moves`` lead to from ``start``, breadth first.
+
+    A case a stage holds nothing of has not come to it by a forwarding it did not see: a
+    case opens at a district by its report, and a city's stage that meets cases by their
+    forwarding follows it.
+    """
     seen: list[CaseState | None] = [start]
     for state in seen:
         for event_type in moves:
+            if state is None and event_type in _OPENS_AT_THE_CITY:
+                continue
             try:
                 following = apply(state, event_type)
             except IllegalTransition:

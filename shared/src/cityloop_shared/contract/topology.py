@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .envelope import CaseEvent
 from .lifecycle import LifecycleView
+from .sites import SiteLevel, city_of, site_level
 from .topics import Stage, event_topic
 from .values import ClockStep
 
@@ -24,6 +25,12 @@ class Topology:
     emits: frozenset[type[CaseEvent]]
     clocks: frozenset[ClockStep] = frozenset()
     """The steps whose time limits this stage watches (its clock scan signals them)."""
+    follows_from_city: frozenset[type[CaseEvent]] = frozenset()
+    """What the stage reads, at a district, from its city's topics (which sync mirrors to the
+    district's cluster with the district's cases only): the city's hand-offs and progress."""
+    follows_from_districts: frozenset[type[CaseEvent]] = frozenset()
+    """What the stage reads, at the city, from its districts' topics (mirrored to the city's
+    cluster by sync): the districts' hand-offs."""
     view: LifecycleView = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -35,15 +42,18 @@ class Topology:
         own = sorted(m.type_name() for m in self.follows if m.emitted_by == {self.stage})
         if own:
             raise ValueError(f"{self.stage} follows {own}, which only it emits: it applies them")
-        object.__setattr__(self, "view", LifecycleView(self.follows_types | self.emits_types))
+        across = _types(self.follows_from_city) | _types(self.follows_from_districts)
+        object.__setattr__(
+            self, "view", LifecycleView(self.follows_types | self.emits_types | across)
+        )
 
     @property
     def follows_types(self) -> frozenset[str]:
-        return frozenset(model.type_name() for model in self.follows)
+        return _types(self.follows)
 
     @property
     def emits_types(self) -> frozenset[str]:
-        return frozenset(model.type_name() for model in self.emits)
+        return _types(self.emits)
 
     @property
     def upstream(self) -> tuple[Stage, ...]:
@@ -52,11 +62,49 @@ class Topology:
         return tuple(stage for stage in Stage if stage in emitters and stage is not self.stage)
 
     def topics(self, site: str, namespace: str | None = None) -> list[str]:
+        """The site's own topics the stage reads."""
         return [event_topic(site, stage, namespace) for stage in self.upstream]
+
+    def sources(
+        self, site: str, namespace: str | None = None, districts: Iterable[str] = ()
+    ) -> dict[str, Source]:
+        """Every topic the stage reads at ``site``, with the stage that owns it and the event
+        types taken from it: its own site's, and the other level's mirrored to its cluster (at
+        the city, those of ``districts``)."""
+        found = {
+            topic: Source(stage, self.follows_types)
+            for topic, stage in zip(self.topics(site, namespace), self.upstream, strict=True)
+        }
+        if site_level(site) is SiteLevel.DISTRICT:
+            across, others = self.follows_from_city, [city_of(site)]
+        else:
+            across, others = self.follows_from_districts, list(districts)
+        for stage in _emitters(across):
+            for other in others:
+                found[event_topic(other, stage, namespace)] = Source(stage, _types(across))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A topic a stage reads: whose it is, and which event types the stage takes from it."""
+
+    stage: Stage
+    takes: frozenset[str]
+
+
+def _types(models: Iterable[type[CaseEvent]]) -> frozenset[str]:
+    return frozenset(model.type_name() for model in models)
+
+
+def _emitters(models: Iterable[type[CaseEvent]]) -> tuple[Stage, ...]:
+    emitters = {stage for model in models for stage in model.emitted_by}
+    return tuple(stage for stage in Stage if stage in emitters)
 
 
 def topology_table(topologies: Iterable[Topology]) -> str:
     """The published table of the site's stages (``docs/topology.md``)."""
+    topologies = list(topologies)
     lines = [
         "# Topology",
         "",
@@ -75,7 +123,32 @@ def topology_table(topologies: Iterable[Topology]) -> str:
             f"| {_names(topology.emits_types)} "
             f"| {', '.join(sorted(step.value for step in topology.clocks)) or '—'} |"
         )
+    lines += [
+        "",
+        "## Between the levels",
+        "",
+        "Sync mirrors each district's topics to the city's cluster, and the city's events about",
+        "a district's cases to that district's cluster, under the same names. A district's stage",
+        "reads from its city's topics, and the city's from its districts', only what follows.",
+        "",
+        "| Stage | At a district, from the city | At the city, from its districts |",
+        "|---|---|---|",
+    ]
+    for topology in topologies:
+        from_city = _types(topology.follows_from_city)
+        shown = "every event type" if from_city == _every_type() else _names(from_city)
+        lines.append(
+            f"| {topology.stage.value} "
+            f"| {shown} "
+            f"| {_names(_types(topology.follows_from_districts))} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def _every_type() -> frozenset[str]:
+    from .registry import EVENT_TYPES  # the registry imports every event module
+
+    return frozenset(EVENT_TYPES)
 
 
 def _names(event_types: frozenset[str]) -> str:

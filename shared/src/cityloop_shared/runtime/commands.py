@@ -118,7 +118,9 @@ class Commands(Generic[R]):
             sent = arguments["body"]
             require_role(actor, *roles(sent))
             runtime = service_runtime(arguments["request"])
-            if opens:
+            if not any_site:
+                # At the city, a district's people may not act through the city's services on
+                # their district's cases: the city's stages take the city's people only.
                 require_site(actor, runtime.site)
 
             async def work(transaction: StageTransaction[Any]) -> dict[str, Any]:

@@ -53,9 +53,17 @@ class Refusal:
 class Sorter:
     """Tells, record by record, what a stage does with what it reads."""
 
-    def __init__(self, topology: Topology, site: str, namespace: str | None) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        site: str,
+        namespace: str | None,
+        districts: Sequence[str] = (),
+    ) -> None:
         self.follows = topology.follows_types
+        self.sources = topology.sources(site, namespace, districts)
         self.stage_of_topic = {event_topic(site, stage, namespace): stage for stage in Stage}
+        self.stage_of_topic |= {topic: source.stage for topic, source in self.sources.items()}
 
     def sort(
         self, records: Sequence[Any], deliveries: list[Delivery], refusals: list[Refusal]
@@ -63,18 +71,18 @@ class Sorter:
         for record in records:
             source = f"{record.topic}/{record.partition}/{record.offset}"
             event_type = _type_header(record)
-            if (
-                event_type is not None
-                and event_type in EVENT_TYPES
-                and event_type not in self.follows
-            ):
+            read = self.sources.get(record.topic)
+            # A topic the stage does not read for what it follows is judged by all it follows,
+            # so what arrives where it should not goes to the dead letters.
+            takes = read.takes if read is not None else self.follows
+            if event_type is not None and event_type in EVENT_TYPES and event_type not in takes:
                 continue
             try:
                 event = decode(record.value)
             except UndecodableEvent as error:
                 refusals.append(Refusal(record.value, record.key, source, str(error)))
                 continue
-            if event.event_type not in self.follows:
+            if event.event_type not in takes:
                 continue
             stage = self.stage_of_topic.get(record.topic)
             if stage not in type(event).emitted_by:
@@ -97,10 +105,11 @@ def _type_header(record: Any) -> str | None:
 
 def subscribe(runtime: ServiceRuntime) -> None:
     """Consume, in the service's own consumer group, the topics of what it follows."""
-    topics = runtime.service.rules.topology.topics(runtime.site, runtime.namespace)
+    districts = runtime.settings.district_sites
+    sorter = Sorter(runtime.service.rules.topology, runtime.site, runtime.namespace, districts)
+    topics = list(sorter.sources)
     if not topics:
         return
-    sorter = Sorter(runtime.service.rules.topology, runtime.site, runtime.namespace)
 
     @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
         *topics,

@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 
 from cityloop_shared.adapters import open_database
 from cityloop_shared.contract.codec import encode
+from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
 from cityloop_shared.logging import event_log_context, get_logger
 from cityloop_shared.messaging import headers
@@ -66,6 +67,13 @@ class ServiceRuntime:
         self._timers: list[tuple[float, Timer]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
+    @property
+    def other_level(self) -> tuple[str, ...]:
+        """The sites of the other level whose topics sync mirrors to this site's cluster."""
+        if site_level(self.site) is SiteLevel.DISTRICT:
+            return (city_of(self.site),)
+        return self.settings.district_sites
+
     def every(self, seconds: float, timer: Timer) -> None:
         """Run ``timer`` periodically; it must be safe to repeat (timers are state in the DB)."""
         self._timers.append((seconds, timer))
@@ -117,7 +125,9 @@ class ServiceRuntime:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start producer, relay, consumer and timers; stop them in reverse order."""
-        await ensure_site_topics(self.settings.kafka, self.site, self.namespace)
+        for site in (self.site, *self.other_level):
+            # The other level's topics on this cluster are the mirrors sync writes.
+            await ensure_site_topics(self.settings.kafka, site, self.namespace)
         await self.relay.start(self.settings.kafka, f"{self.stage.value}-relay")
         try:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))

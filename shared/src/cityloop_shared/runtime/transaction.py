@@ -25,11 +25,13 @@ from cityloop_shared.contract.codec import decode
 from cityloop_shared.contract.envelope import CaseEvent, event_hash
 from cityloop_shared.contract.ids import derived_id, new_id
 from cityloop_shared.contract.lifecycle import CaseState, IllegalTransition
+from cityloop_shared.contract.sites import site_level
 from cityloop_shared.logging import event_log_context, get_logger
 from cityloop_shared.ports.tracker import OWN
 from cityloop_shared.ports.unit_of_work import Database, UnitOfWork
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.clocks import ClockKeeper
+from cityloop_shared.stage.clocks import at_level
 from cityloop_shared.stage.decisions import Draft
 from cityloop_shared.stage.record import CaseRecord
 
@@ -122,6 +124,7 @@ class StageTransaction(Generic[R]):
         self._service = service
         self._states = uow.states(service.table, service.rules.record)
         self._clocks = ClockKeeper(uow.clocks, reference.calendar)
+        self._level = site_level(site)
         self._system = Actor.system(site, self.stage.value)
         self._cases: dict[UUID, R | None] = {}
         self._applied: set[UUID] = set()
@@ -363,7 +366,8 @@ class StageTransaction(Generic[R]):
             return None
         self._cases[event.case_id] = after
         self._states.save(after)
-        await self._clocks.apply(event.case_id, self.rules.time(after, event, self.reference))
+        changes = self.rules.time(after, event, self.reference)
+        await self._clocks.apply(event.case_id, at_level(self._level, changes))
         if self._service.project is not None:
             self._service.project(self.uow, after, event)
         return after

@@ -6,9 +6,11 @@ clock store writes them, and its scan signals the yellow warning and the red ove
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from cityloop_shared.contract.sites import SiteLevel
 from cityloop_shared.contract.values import ClockStep
 
 
@@ -56,3 +58,16 @@ class Move:
 
 
 ClockChange = Start | Stop | Suspend | Resume | Move
+
+
+ONLY_AT: dict[ClockStep, SiteLevel] = {
+    ClockStep.FORWARDING: SiteLevel.DISTRICT,
+    ClockStep.CITY_ACCEPTANCE: SiteLevel.CITY,
+}
+"""Steps of one level: both levels' case files see a forwarding, the district's waits for it
+and the city's starts from it, and each site signals only its own."""
+
+
+def at_level(level: SiteLevel, changes: Sequence[ClockChange]) -> list[ClockChange]:
+    """The changes a site of ``level`` keeps."""
+    return [change for change in changes if ONLY_AT.get(change.step, level) is level]

@@ -29,6 +29,7 @@ STATUS_NOTES: Mapping[CaseStatus, str] = {
     S.VERIFIED: "已核实，等待立案",
     S.REGISTERED: "已立案，等待派遣",
     S.FORWARDED_TO_CITY: "已立案，转市级处理",
+    S.WITH_CITY_COMMAND: "市级已受理，等待派遣",
     S.DISPATCHED: "已派遣至专业部门",
     S.RETURN_REQUESTED: "专业部门申请回退，等待审核",
     S.AWAITING_REDISPATCH: "等待改派",

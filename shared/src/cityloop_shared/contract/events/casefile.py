@@ -136,11 +136,45 @@ class CaseVoided(CaseEvent):
 class CaseForwardedToCityPayload(Payload):
     city_site: SiteCode
     reason: Reason
+    case_number: CaseNumber | None = Field(
+        default=None, description="The district's case number (null in events before v1.2)"
+    )
+    category: Category | None = None
+    grid_code: GridCode | None = None
+    urgency: Urgency = Urgency.ORDINARY
+    time_limit: TimeLimit | None = Field(
+        default=None, description="The disposal time limit set at the district's registration"
+    )
+    channel: ReportChannel | None = None
 
 
 class CaseForwardedToCity(CaseEvent):
-    """转市级: the district duty chief judges the problem a city department's."""
+    """转市级: the district duty chief judges the problem a city department's and hands it to
+    the city duty chief (市值班长), with what the city needs to dispatch it. The city's
+    stages meet the case by this event: it is the first of the case at the city site."""
 
-    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE, Stage.SYNC})
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
     event_type: Literal["case.forwarded_to_city"] = "case.forwarded_to_city"
     payload: CaseForwardedToCityPayload
+
+
+class ForwardingAcceptedPayload(Payload):
+    remarks: str | None = Field(default=None, max_length=2000)
+
+
+class ForwardingAccepted(CaseEvent):
+    """批转: the city duty chief accepts a forwarded case and passes it to the city command
+    centre (市指挥中心) for dispatch to a city department."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
+    event_type: Literal["forwarding.accepted"] = "forwarding.accepted"
+    payload: ForwardingAcceptedPayload
+
+
+class ForwardingReturned(CaseEvent):
+    """退回: the city duty chief sends a forwarded case back to its district, with the reason;
+    the district's command centre dispatches it."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
+    event_type: Literal["forwarding.returned"] = "forwarding.returned"
+    payload: ReasonPayload

@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, Field
 
 from cityloop_shared.contract.envelope import CaseEvent, Payload
+from cityloop_shared.contract.sites import SiteCode
 from cityloop_shared.contract.topics import Stage
 from cityloop_shared.contract.values import Attachment, Reason
 
@@ -14,10 +15,15 @@ from cityloop_shared.contract.values import Attachment, Reason
 class CheckRequestedPayload(Payload):
     supervisor_id: str = Field(min_length=1, max_length=128)
     due_at: AwareDatetime | None = None
+    entrusted_to_site: SiteCode | None = Field(
+        default=None,
+        description="委托核查: the district whose supervisor the city entrusts with the check",
+    )
 
 
 class CheckRequested(CaseEvent):
-    """核查任务: the grid's supervisor is sent to check the result on site."""
+    """核查任务: the grid's supervisor is sent to check the result on site; for a case the
+    city handled, the district's supervisor, entrusted by the city (委托核查)."""
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.VERIFICATION})
     event_type: Literal["check.requested"] = "check.requested"

@@ -1,0 +1,98 @@
+"""A city and its districts on one machine, each site with its own Kafka cluster, database
+and services, the city's sync service joining them: for the run command and the tests.
+
+Each site is deployed as it would be on its own; the only thing the city is told of its
+districts is their list and where their clusters are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import make_url
+
+from cityloop_deploy.fleet import SITE_SERVICES, WORKFLOW_STAGES, Fleet, FleetConfig
+from cityloop_shared.adapters.postgres import libpq_url
+from cityloop_shared.contract.sites import SiteLevel, site_level
+
+PORTS_PER_SITE = 20
+
+
+def site_database(server_url: str, site: str) -> str:
+    """The URL of the site's own database on the server, created if it is not there."""
+    name = f"cityloop_{site}"
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    site: str
+    kafka_bootstrap: str
+
+
+@dataclass
+class Levels:
+    """The fleets of a city and its districts: districts first, then the city with sync."""
+
+    city: SitePlan
+    districts: Sequence[SitePlan]
+    server_url: str
+    log_dir: Path
+    base_port: int = 8101
+    topic_namespace: str | None = None
+    schema_prefix: str = ""
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    fleets: dict[str, Fleet] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if site_level(self.city.site) is not SiteLevel.CITY:
+            raise ValueError(f"{self.city.site} is not a city site")
+        for index, plan in enumerate([*self.districts, self.city]):
+            is_city = plan is self.city
+            env = dict(self.extra_env)
+            if is_city:
+                env["CITYLOOP_DISTRICTS"] = ",".join(d.site for d in self.districts)
+                env["CITYLOOP_SYNC_CLUSTERS"] = ";".join(
+                    f"{d.site}={d.kafka_bootstrap}" for d in self.districts
+                )
+            config = FleetConfig(
+                site=plan.site,
+                kafka_bootstrap=plan.kafka_bootstrap,
+                database_url=site_database(self.server_url, plan.site),
+                log_dir=self.log_dir / plan.site,
+                base_port=self.base_port + index * PORTS_PER_SITE,
+                topic_namespace=self.topic_namespace,
+                schema_prefix=self.schema_prefix,
+                extra_env=env,
+            )
+            self.fleets[plan.site] = Fleet(config, SITE_SERVICES if is_city else WORKFLOW_STAGES)
+
+    def __getitem__(self, site: str) -> Fleet:
+        return self.fleets[site]
+
+    def start(self) -> None:
+        started: list[Fleet] = []
+        try:
+            for fleet in self.fleets.values():
+                fleet.start()
+                started.append(fleet)
+        except Exception:
+            for fleet in started:
+                fleet.stop()
+            raise
+
+    def stop(self) -> None:
+        for fleet in reversed(list(self.fleets.values())):
+            fleet.stop()
+
+    def clear_away(self) -> None:
+        for fleet in self.fleets.values():
+            fleet.clear_away()

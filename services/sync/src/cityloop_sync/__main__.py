@@ -1,0 +1,26 @@
+"""``cityloop-sync``: migrate the sync schema, then mirror, project and serve."""
+
+import uvicorn
+
+from cityloop_shared.contract.topics import Stage
+from cityloop_shared.logging import configure_logging
+from cityloop_shared.runtime.migrations import upgrade
+from cityloop_shared.settings import ServiceSettings
+from cityloop_sync.app import MIGRATIONS, create_app
+
+
+def main() -> None:
+    settings = ServiceSettings()
+    configure_logging(settings.log_format, settings.log_level)
+    upgrade(settings.database, settings.database.schema_of(Stage.SYNC), MIGRATIONS)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The sync service at a city site, in one process: a mirror link up from and one down to
+each district's cluster, the city-level projection, its lag, and its HTTP queries.
+
+Each part runs on its own and starts over on its own when a cluster goes away, so a district
+that is down holds up only its own links: the others, and the projection, go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from cityloop_shared.adapters import open_database
+from cityloop_shared.contract.sites import SiteLevel, site_level
+from cityloop_shared.contract.topics import Stage
+from cityloop_shared.messaging.topics import ensure_site_topics
+from cityloop_shared.reference.bundle import ReferenceData
+from cityloop_shared.runtime.auth import TokenSigner
+from cityloop_shared.settings import ServiceSettings
+from cityloop_shared.stage.decisions import Invalid, Refused
+from cityloop_sync.follower import ProjectionFollower
+from cityloop_sync.lag import LagWatch
+from cityloop_sync.links import down_link, site_topics, up_link
+from cityloop_sync.mirror import Mirror
+from cityloop_sync.queries import router
+from cityloop_sync.settings import SyncSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SyncService:
+    """The moving parts of one sync process, built from its settings."""
+
+    def __init__(self, settings: ServiceSettings, sync: SyncSettings) -> None:
+        if site_level(settings.site) is not SiteLevel.CITY:
+            raise ValueError(f"sync runs at a city site; {settings.site} is a district")
+        if not settings.district_sites:
+            raise ValueError("CITYLOOP_DISTRICTS names no district for the city to sync")
+        self.settings = settings
+        self.sync = sync
+        self.site = settings.site
+        namespace = settings.topic_namespace
+        city_bootstrap = settings.kafka.bootstrap_servers
+        self.schema = settings.database.schema_of(Stage.SYNC)
+        self.database = open_database(settings.database, self.schema)
+        self.up: dict[str, Mirror] = {}
+        self.down: dict[str, Mirror] = {}
+        for district in settings.district_sites:
+            bootstrap = sync.bootstrap_of(district, city_bootstrap)
+            if bootstrap == city_bootstrap:
+                continue  # one cluster for both (per-site topics): nothing to mirror
+            self.up[district] = Mirror(
+                up_link(district, bootstrap, self.site, city_bootstrap, namespace)
+            )
+            self.down[district] = Mirror(
+                down_link(district, bootstrap, self.site, city_bootstrap, namespace, self.database)
+            )
+        district_topics = {d: site_topics(d, namespace) for d in settings.district_sites}
+        followed = [t for topics in district_topics.values() for t in topics]
+        self.follower = ProjectionFollower(
+            self.database, city_bootstrap, [*followed, *site_topics(self.site, namespace)]
+        )
+        self.lag = LagWatch(city_bootstrap, self.up, self.down, self.follower, district_topics)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        for site in (self.site, *self.settings.district_sites):
+            # What the projection reads on the city's cluster: the city's topics, and the
+            # districts' that the links fill (with the partitions their sources have).
+            await ensure_site_topics(self.settings.kafka, site, self.settings.topic_namespace)
+        tasks = [
+            asyncio.create_task(self.follower.run(), name="projection"),
+            asyncio.create_task(self.lag.run(self.sync.lag_refresh_seconds), name="lag"),
+            *(asyncio.create_task(m.run(), name=f"up {d}") for d, m in self.up.items()),
+            *(asyncio.create_task(m.run(), name=f"down {d}") for d, m in self.down.items()),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.database.dispose()
+
+
+def create_app(settings: ServiceSettings, sync: SyncSettings | None = None) -> FastAPI:
+    service = SyncService(settings, sync or SyncSettings())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with service.running():
+            yield
+
+    app = FastAPI(title=f"CityLoop sync ({service.site})", lifespan=lifespan)
+    app.state.service = service
+    app.state.database = service.database
+    app.state.reference = (
+        ReferenceData.load(settings.reference_dir)
+        if settings.reference_dir
+        else ReferenceData.demo()
+    )
+    app.state.token_signer = TokenSigner(
+        settings.auth_secret.get_secret_value(), settings.auth_token_max_age_seconds
+    )
+    app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
+    app.include_router(router)
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, Any]:
+        return {
+            "stage": Stage.SYNC.value,
+            "site": service.site,
+            "districts": list(service.up),
+            "mirrors_ready": all(m.ready for m in [*service.up.values(), *service.down.values()]),
+        }
+
+    @app.get("/lag", tags=["operations"])
+    async def lag() -> dict[str, Any]:
+        """Per district: events not yet mirrored up, not yet projected, since when it was last
+        fully visible (seconds; null before the links have started), and the city's events
+        not yet read for its cluster."""
+        return {
+            "site": service.site,
+            "districts": {
+                district: {
+                    **asdict(found),
+                    "seconds": None if math.isnan(found.seconds) else found.seconds,
+                    "behind": found.behind,
+                }
+                for district, found in service.lag.latest.items()
+            },
+        }
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics() -> Response:
+        return Response(generate_latest(service.lag.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def _refused(_: Request, error: Refused) -> JSONResponse:
+    if isinstance(error, Invalid):
+        detail: Any = [{"loc": list(error.loc), "msg": error.detail, "type": error.kind}]
+    else:
+        detail = error.detail
+    return JSONResponse({"detail": detail}, status_code=error.status_code)

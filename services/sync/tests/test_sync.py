@@ -1,0 +1,136 @@
+"""The sync service in this test's process at the city site, its district sharing the city's
+cluster (per-site topics, nothing to mirror): the projection, its queries and who may see
+what, its lag, and that it resumes where it stopped without applying anything twice."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+
+from cityloop_deploy.site_fixtures import UpstreamStage, eventually
+from cityloop_shared.contract.actors import Role
+from cityloop_shared.contract.envelope import CaseEvent
+from cityloop_shared.contract.flows import SUPERVISOR_DISTRICT
+from cityloop_shared.contract.topics import Stage
+from cityloop_shared.runtime.migrations import upgrade
+from cityloop_shared.settings import ServiceSettings
+from cityloop_sync.app import MIGRATIONS, create_app
+from cityloop_sync.settings import SyncSettings
+
+CITY = "370200"
+STAGE_OF = {
+    "case.reported": Stage.INTAKE,
+    "case.accepted": Stage.CASEFILE,
+    "case.registered": Stage.CASEFILE,
+    "case.dispatched": Stage.DISPATCH,
+    "disposal.accepted": Stage.DISPOSAL,
+    "disposal.completed": Stage.DISPOSAL,
+    "feedback.forwarded": Stage.DISPATCH,
+    "check.requested": Stage.VERIFICATION,
+    "check.passed": Stage.VERIFICATION,
+    "case.closed": Stage.VERIFICATION,
+}
+Auth = Callable[..., dict[str, str]]
+History = Callable[..., list[CaseEvent]]
+
+
+@contextlib.asynccontextmanager
+async def sync_service(settings: ServiceSettings) -> AsyncIterator[httpx.AsyncClient]:
+    city = settings.model_copy(update={"site": CITY, "districts": settings.site})
+    assert city.database.schema_name
+    upgrade(city.database, city.database.schema_name, MIGRATIONS)
+    app = create_app(city, SyncSettings())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sync") as client:
+            yield client
+
+
+async def shown(client: httpx.AsyncClient, case_id: Any, auth: Auth, status: str) -> Any:
+    async def probe() -> Any:
+        answer = await client.get(f"/cases/{case_id}", headers=auth(Role.DUTY_CHIEF, site=CITY))
+        return answer.json() if answer.status_code == 200 else None
+
+    return await eventually(probe, lambda found: found is not None and found["status"] == status)
+
+
+async def test_the_projection_shows_each_case_once_whoever_sends_it_again(
+    service_settings: ServiceSettings,
+    upstream: Callable[[Stage], UpstreamStage],
+    auth: Auth,
+    history: History,
+) -> None:
+    events = history(SUPERVISOR_DISTRICT)
+    case_id = events[0].case_id
+    async with sync_service(service_settings) as client:
+        for event in events[:4]:
+            await upstream(STAGE_OF[event.event_type]).publish(event)
+        found = await shown(client, case_id, auth, "dispatched")
+        assert [e["event_type"] for e in found["timeline"]] == SUPERVISOR_DISTRICT[:4]
+        lag = await eventually(
+            lambda: _json(client.get("/lag")),
+            lambda answer: answer["districts"].get(service_settings.site, {}).get("seconds") == 0,
+        )
+        assert lag["districts"][service_settings.site]["behind"] == 0
+        metrics = (await client.get("/metrics")).text
+        assert f'cityloop_sync_lag_seconds{{district="{service_settings.site}"}} 0.0' in metrics
+
+    async with sync_service(service_settings) as client:
+        # A restart resumes where it stopped; a record sent again changes nothing.
+        for event in [*events[2:4], *events[4:]]:
+            await upstream(STAGE_OF[event.event_type]).publish(event)
+        found = await shown(client, case_id, auth, "closed")
+        assert [e["event_type"] for e in found["timeline"]] == SUPERVISOR_DISTRICT
+        assert found["events"] == len(events)
+
+
+async def test_who_sees_what_of_the_citys_cases(
+    service_settings: ServiceSettings,
+    upstream: Callable[[Stage], UpstreamStage],
+    auth: Auth,
+    history: History,
+) -> None:
+    district = service_settings.site
+    events = history(SUPERVISOR_DISTRICT[:4])
+    case_id = events[0].case_id
+    department = events[3].payload.model_dump()["department_id"]
+    async with sync_service(service_settings) as client:
+        for event in events:
+            await upstream(STAGE_OF[event.event_type]).publish(event)
+        await shown(client, case_id, auth, "dispatched")
+
+        async def sees(headers: dict[str, str]) -> int:
+            return (await client.get(f"/cases/{case_id}", headers=headers)).status_code
+
+        assert await sees(auth(Role.LEADER, site=CITY)) == 200
+        assert await sees(auth(Role.DUTY_CHIEF, site=district)) == 200
+        assert await sees(auth(Role.DUTY_CHIEF, site="370202")) == 404
+        assert await sees(auth(Role.DEPARTMENT, site=CITY, department_id=department)) == 403
+        listed = await client.get(
+            "/cases",
+            params={"district": district, "status": "dispatched", "overdue": "false"},
+            headers=auth(Role.DUTY_CHIEF, site=CITY),
+        )
+        assert [c["case_id"] for c in listed.json()["cases"]] == [str(case_id)]
+        none = await client.get(
+            "/cases", params={"status": "closed"}, headers=auth(Role.DUTY_CHIEF, site=CITY)
+        )
+        assert none.json() == {"total": 0, "cases": []}
+        stats = await client.get(
+            "/statistics", params={"by": "status"}, headers=auth(Role.LEADER, site=CITY)
+        )
+        assert stats.json()["groups"] == [
+            {"key": "dispatched", "cases": 1, "open": 1, "closed": 0, "overdue": 0}
+        ]
+        wrong = await client.get(
+            "/statistics", params={"by": "colour"}, headers=auth(Role.LEADER, site=CITY)
+        )
+        assert wrong.status_code == 422
+        assert wrong.json()["detail"][0]["loc"] == ["query", "by"]
+
+
+async def _json(request: Any) -> Any:
+    return (await request).json()
