@@ -14,6 +14,7 @@ from uuid import UUID
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from cityloop_deploy.cluster_fixtures import SiteClusters
 from cityloop_deploy.levels import Levels
@@ -103,7 +104,7 @@ def test_a_city_problem_is_handed_to_the_city_and_back_to_the_districts_supervis
     district.await_status(case_id, "closed")
     assert district.timeline(case_id) == expected
     entrusted = district.await_event(case_id, "check.requested")
-    assert entrusted["site"] == CITY
+    assert entrusted["actor_site"] == CITY
     assert entrusted["payload"]["entrusted_to_site"] == district.site
     assert entrusted["payload"]["supervisor_id"] == district.supervisor
     shown = city_case(city, case_id, "closed")
@@ -195,6 +196,44 @@ def test_the_city_projection_equals_the_district_logs(
     assert set(counts) <= set(DISTRICTS)
 
 
+def test_the_city_oversees_the_districts_cases_across_levels(sites: dict[str, Loop]) -> None:
+    """The city's upper-level department (上级专业部门) urges a district department below it
+    through the district's command centre, sees the case and its statistics at the city; the
+    city's supervision centre sees every district's cases; a district's people see only
+    theirs."""
+    district, city = sites[DISTRICTS[0]], sites[CITY]
+    case_id = district.report("supervisor")
+    district.accept(case_id)
+    district.register(case_id)
+    department = district.dispatch(case_id, f"{district.site}-sanitation")
+    district.await_status(case_id, "dispatched")
+    upper = city.auth(Role.UPPER_DEPARTMENT, id="urban-bureau-1", department="370200-urban")
+    other = city.auth(Role.UPPER_DEPARTMENT, id="water-bureau-1", department="370200-water")
+    message = {"message": "请于今日内处置"}
+    district.post("dispatch", f"/cases/{case_id}/reminders", message, upper)
+    district.post("dispatch", f"/cases/{case_id}/supervision", message, other, expect=403)
+    reminded = district.await_event(case_id, "reminder.sent")
+    assert (reminded["actor_site"], reminded["payload"]["department_id"]) == (CITY, department)
+
+    shown = city_case(city, case_id, "dispatched")
+    city.until(
+        "the reminder in the city projection",
+        lambda: (
+            "reminder.sent"
+            in [e["event_type"] for e in city.get("sync", f"/cases/{case_id}", upper)["timeline"]]
+            or None
+        ),
+    )
+    assert shown["department_id"] == department
+    assert city.get("sync", f"/cases/{case_id}", other) is None  # not below the water bureau
+    stats = city.get("sync", "/statistics", upper, by="department_id")
+    assert department in [g["key"] for g in stats["groups"]]
+    # A district's own centre sees its district's cases, not another's.
+    elsewhere = sites[DISTRICTS[1]].auth(Role.DUTY_CHIEF)
+    assert city.get("sync", f"/cases/{case_id}", elsewhere) is None
+    assert city.get("sync", f"/cases/{case_id}", district.auth(Role.DUTY_CHIEF)) is not None
+
+
 async def read_logs(levels: Levels) -> dict[str, list[str]]:
     """Every event id of every case, read by the test from each site's own cluster: the
     districts' topics from the districts', the city's from the city's."""
@@ -215,15 +254,20 @@ def topics_of(levels: Levels, site: str) -> list[str]:
 
 async def read_partitions(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], list[bytes]]:
     """Each partition's record values, in order, to its end as it is now."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        partitions = [
+            TopicPartition(described["topic"], partition["partition"])
+            for described in await admin.describe_topics(topics)
+            for partition in described["partitions"]
+        ]
+    finally:
+        await admin.close()
+    assert partitions, f"no partitions of {topics} at {bootstrap}"
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in consumer.partitions_for_topic(topic) or ()
-        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)

@@ -20,6 +20,8 @@ from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.sites import SiteLevel, site_level
 
 PORTS_PER_SITE = 20
+POOL_SIZE = 5
+"""Connections each service keeps: the sites share one local PostgreSQL (200 connections)."""
 
 
 def site_database(server_url: str, site: str) -> str:
@@ -57,7 +59,7 @@ class Levels:
             raise ValueError(f"{self.city.site} is not a city site")
         for index, plan in enumerate([*self.districts, self.city]):
             is_city = plan is self.city
-            env = dict(self.extra_env)
+            env = {"CITYLOOP_DATABASE_POOL_SIZE": str(POOL_SIZE), **self.extra_env}
             if is_city:
                 env["CITYLOOP_DISTRICTS"] = ",".join(d.site for d in self.districts)
                 env["CITYLOOP_SYNC_CLUSTERS"] = ";".join(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +27,7 @@ from aiokafka.errors import (
     KafkaTimeoutError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
+    for_code,
 )
 
 from cityloop_shared.logging import get_logger
@@ -90,6 +91,8 @@ class Mirror:
     partition with its key, value, timestamp and headers, exactly once across crashes."""
 
     def __init__(self, link: MirrorLink) -> None:
+        if not link.topics:
+            raise ValueError(f"the mirror link {link.name} names no topic")
         self._link = link
         self._log = log.bind(link=link.name)
         self._copied = 0
@@ -155,7 +158,8 @@ class Mirror:
     async def _session(self) -> None:
         partitions = await self._prepare_target()
         async with contextlib.AsyncExitStack() as stack:
-            resume = await asyncio.wait_for(self._resume_points(partitions), RESOLVE_TIMEOUT_S)
+            async with _within(RESOLVE_TIMEOUT_S, "reading the target's tails"):
+                resume = await self._resume_points(partitions)
             source = AIOKafkaConsumer(
                 bootstrap_servers=self._link.source_bootstrap,
                 client_id=f"{self._link.client_id}-mirror-source",
@@ -177,9 +181,8 @@ class Mirror:
             stack.push_async_callback(_close_producer, producer)
             await producer.start()
 
-            starts = await asyncio.wait_for(
-                self._source_starts(source, partitions, resume), RESOLVE_TIMEOUT_S
-            )
+            async with _within(RESOLVE_TIMEOUT_S, "reading the source's offsets"):
+                starts = await self._source_starts(source, partitions, resume)
             # Seeking right after assigning, with no await between: a partition assigned
             # without a position would fail on the "none" reset policy.
             source.assign(partitions)
@@ -348,27 +351,22 @@ async def _deliver(producer: Any, records: Sequence[ConsumerRecord]) -> None:
     Sends are queued in order; the idempotent producer keeps that order per partition and,
     retrying, neither repeats a record nor lets a later one land after an earlier one failed.
     """
-    try:
-        async with asyncio.timeout(DELIVERY_TIMEOUT_S):
-            deliveries = [
-                await producer.send(
-                    record.topic,
-                    record.value,
-                    key=record.key,
-                    partition=record.partition,
-                    timestamp_ms=record.timestamp if record.timestamp >= 0 else None,
-                    headers=[
-                        *record.headers,
-                        (SOURCE_OFFSET_HEADER, str(record.offset).encode("ascii")),
-                    ],
-                )
-                for record in records
-            ]
-            results = await asyncio.gather(*deliveries, return_exceptions=True)
-    except TimeoutError:
-        raise KafkaTimeoutError(
-            f"the target did not acknowledge {len(records)} records within {DELIVERY_TIMEOUT_S} s"
-        ) from None
+    async with _within(DELIVERY_TIMEOUT_S, f"delivering {len(records)} records to the target"):
+        deliveries = [
+            await producer.send(
+                record.topic,
+                record.value,
+                key=record.key,
+                partition=record.partition,
+                timestamp_ms=record.timestamp if record.timestamp >= 0 else None,
+                headers=[
+                    *record.headers,
+                    (SOURCE_OFFSET_HEADER, str(record.offset).encode("ascii")),
+                ],
+            )
+            for record in records
+        ]
+        results = await asyncio.gather(*deliveries, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):
             raise result
@@ -395,6 +393,16 @@ async def _close_producer(producer: Any) -> None:
             accumulator.fail_all(KafkaError("the mirror session ended"))
         finally:
             await producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def _within(seconds: float, doing: str) -> AsyncIterator[None]:
+    """A timeout that says what took too long, as a Kafka error like the others."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        raise KafkaTimeoutError(f"{doing} took over {seconds:g} s") from None
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -451,8 +459,10 @@ def _by_topic(described: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for topic in described:
         if topic["error_code"] == UnknownTopicOrPartitionError.errno:
             continue
-        if topic["error_code"] != 0 or not topic["partitions"]:
-            raise MirrorError(f"describing topic {topic['topic']}: Kafka error {topic}")
+        if topic["error_code"] != 0:
+            raise for_code(topic["error_code"])(f"describing topic {topic['topic']}")
+        if not topic["partitions"]:
+            raise KafkaError(f"topic {topic['topic']} is described without partitions")
         found[topic["topic"]] = topic
     return found
 
