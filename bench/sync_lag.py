@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -33,6 +32,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cityloop_deploy import localstack
 from cityloop_deploy.levels import Levels, SitePlan
 from cityloop_shared.adapters.postgres import libpq_url
+from cityloop_shared.contract.topics import Stage, event_topic
 
 DISTRICT, IDLE, CITY = "370212", "370202", "370200"
 
@@ -49,16 +49,39 @@ def lags(levels: Levels) -> list[float]:
     return [float(row[0]) for row in rows]
 
 
-def wait_caught_up(levels: Levels, within: float = 300) -> None:
-    url = f"{levels[CITY].config.url('sync')}/lag"
+async def logged(bootstrap: str, topics: list[str]) -> int:
+    """Records on the district's own cluster: what the projection must come to show."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(described["topic"], partition["partition"])
+            for described in await admin.describe_topics(topics)
+            for partition in described["partitions"]
+        ]
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def wait_caught_up(levels: Levels, within: float = 300) -> int:
+    """Until the projection shows every record of the district's log; their number."""
+    config = levels[DISTRICT].config
+    topics = [
+        event_topic(DISTRICT, stage, config.topic_namespace)
+        for stage in Stage
+        if stage is not Stage.SYNC
+    ]
+    expected = uvloop.run(logged(config.kafka_bootstrap, topics))
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            found = json.load(answer)["districts"]
-        if found and all(d["behind"] == 0 and d["seconds"] == 0 for d in found.values()):
-            return
+        if len(lags(levels)) >= expected:
+            return expected
         time.sleep(0.5)
-    raise RuntimeError(f"sync did not catch up within {within} s")
+    raise RuntimeError(f"the projection did not show the district's {expected} events")
 
 
 async def bare_copy(source: str, target: str, records: int, rate: float) -> list[float]:
@@ -145,8 +168,9 @@ def main() -> None:
                 await driver.close()
 
         seconds = uvloop.run(drive())
-        wait_caught_up(levels)
+        expected = wait_caught_up(levels)
         measured = lags(levels)
+        assert len(measured) == expected, (len(measured), expected)
         events_per_second = len(measured) / seconds
     finally:
         levels.stop()

@@ -9,6 +9,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +29,7 @@ from cityloop_shared.contract.flows import (
 from cityloop_shared.contract.topics import Stage, event_topic
 
 from .conftest import CITY, DISTRICTS
-from .loop import Loop
+from .loop import PHOTO, Loop
 
 WATER = "370200-water"
 """The city department of 污水井盖 (01002) in every district (the demo's responsibility matrix)."""
@@ -125,6 +126,59 @@ def test_a_city_problem_is_handed_to_the_city_and_back_to_the_districts_supervis
             ),
         )
         assert request["status_notes"].startswith("已结案")
+
+
+def test_a_city_case_has_the_detours_and_the_clocks_of_a_districts(sites: dict[str, Loop]) -> None:
+    """At the city, a department asks for more time, runs late (the district sees the red
+    light), fails its first check and reworks the case, as at a district."""
+    district, city = sites[DISTRICTS[1]], sites[CITY]
+    with Loop(city.fleet, district=district.site) as entrusting:
+        detours_at_the_city(district, city, entrusting)
+
+
+def detours_at_the_city(district: Loop, city: Loop, entrusting: Loop) -> None:
+    case_id = district.report("supervisor", category="01002")
+    district.accept(case_id)
+    district.register(case_id, category="01002", level="city")
+    district.forward(case_id)
+    city.pass_on(case_id)
+    assert city.dispatch(case_id) == WATER
+    staff = city.staff(WATER)
+    city.task(case_id, WATER, "awaiting_acceptance")
+    city.post("disposal", f"/cases/{case_id}/accept", {}, staff)
+    deadline = datetime.fromisoformat(city.task(case_id, WATER, "in_hand")["deadline"])
+    proposed = (deadline + timedelta(days=2)).isoformat()
+    city.post(
+        "disposal",
+        f"/cases/{case_id}/extension-request",
+        {"proposed_deadline": proposed, "reason": "需协调施工"},
+        staff,
+    )
+    assert city.queued(case_id, "pending_decisions")["kind"] == "extension"
+    dispatcher = city.auth(Role.DISPATCHER)
+    city.post("dispatch", f"/cases/{case_id}/extension/decide", {"approved": True}, dispatcher)
+    city.await_event(case_id, "extension.decided")
+    city.disposal_time_passes(case_id)
+    red = district.await_event(case_id, "time_limit.overdue")
+    assert (red["actor_site"], red["payload"]["step"]) == (CITY, "disposal")
+    assert district.await_status(case_id, "in_disposal")["overdue"] is True
+    city.post(
+        "disposal",
+        f"/cases/{case_id}/complete",
+        {"description": "已更换井盖", "evidence": [PHOTO]},
+        staff,
+    )
+    entrusting.check(case_id, passed=False)
+    rework = district.await_event(case_id, "case.reopened_for_rework")
+    assert rework["payload"]["department_id"] == WATER
+    city.handle(case_id, WATER)
+    entrusting.check(case_id)
+    city.close(case_id)
+    district.await_status(case_id, "closed")
+    events = district.timeline(case_id)
+    assert events.count("check.failed") == 1
+    assert events.count("disposal.completed") == 2
+    assert "extension.decided" in events
 
 
 def test_the_city_sends_a_forwarded_case_back_to_its_district(sites: dict[str, Loop]) -> None:
@@ -302,15 +356,22 @@ async def mirrored_exactly(levels: Levels) -> None:
 
 
 def caught_up(city: Loop, within: float = 120) -> dict[str, Any]:
-    """Until sync says every district is fully visible in the projection."""
+    """Until sync says every district is fully visible in the projection, twice over its
+    refresh interval (a mirror learns its source's end at most a second late)."""
 
-    def probe() -> dict[str, Any] | None:
+    def done() -> dict[str, Any] | None:
         lag = city.get("sync", "/lag", {})
         districts = (lag or {}).get("districts", {})
-        done = len(districts) == len(DISTRICTS) and all(
+        level = len(districts) == len(DISTRICTS) and all(
             d["behind"] == 0 and d["down"] == 0 and d["seconds"] == 0 for d in districts.values()
         )
-        return lag if done else None
+        return lag if level else None
+
+    def probe() -> dict[str, Any] | None:
+        if done() is None:
+            return None
+        time.sleep(1.5)
+        return done()
 
     return city.until("sync caught up with every district", probe, within)
 

@@ -32,6 +32,7 @@ STAGE_OF = {
     "check.requested": Stage.VERIFICATION,
     "check.passed": Stage.VERIFICATION,
     "case.closed": Stage.VERIFICATION,
+    "time_limit.overdue": Stage.DISPATCH,
 }
 Auth = Callable[..., dict[str, str]]
 History = Callable[..., list[CaseEvent]]
@@ -134,3 +135,24 @@ async def test_who_sees_what_of_the_citys_cases(
 
 async def _json(request: Any) -> Any:
     return (await request).json()
+
+
+async def test_the_supervision_centre_sees_which_cases_wait_past_their_dispatch_limit(
+    service_settings: ServiceSettings,
+    upstream: Callable[[Stage], UpstreamStage],
+    auth: Auth,
+    history: History,
+) -> None:
+    late = history(
+        [*SUPERVISOR_DISTRICT[:3], "time_limit.overdue"], time_limit_overdue={"step": "dispatch"}
+    )
+    on_time = history(SUPERVISOR_DISTRICT[:3])
+    centre = auth(Role.DUTY_CHIEF, site=CITY)
+    async with sync_service(service_settings) as client:
+        for event in [*late, *on_time]:
+            await upstream(STAGE_OF[event.event_type]).publish(event)
+        await shown(client, on_time[0].case_id, auth, "registered")
+        found = await shown(client, late[0].case_id, auth, "registered")
+        assert found["overdue_steps"] == ["dispatch"]
+        listed = await client.get("/cases", params={"overdue_step": "dispatch"}, headers=centre)
+        assert [c["case_id"] for c in listed.json()["cases"]] == [str(late[0].case_id)]

@@ -14,11 +14,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import ColumnElement, case, func, literal, select
+from sqlalchemy import ColumnElement, String, case, cast, func, literal, select
 
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.lifecycle import CaseStatus
-from cityloop_shared.contract.values import GridCode
+from cityloop_shared.contract.values import ClockStep, GridCode
 from cityloop_shared.ports.unit_of_work import Database
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.auth import CurrentActor, visible_sites
@@ -68,10 +68,13 @@ async def city_case_list(
     grid_code: GridCode | None = None,
     overdue: bool | None = None,
     handled_by: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    overdue_step: ClockStep | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Cases of every district the actor sees, newest first."""
+    """Cases of every district the actor sees, newest first. ``overdue_step=dispatch`` lists
+    the cases a command centre let pass their dispatch time limit: the supervision centre's
+    watch on dispatching (监督中心对指挥中心派遣的监督)."""
     query = select(city_cases).where(visible(actor, _reference(request)))
     filters = {
         "site": district,
@@ -85,6 +88,9 @@ async def city_case_list(
     for column, value in filters.items():
         if value is not None:
             query = query.where(city_cases.c[column] == value)
+    if overdue_step is not None:
+        steps = cast(city_cases.c.overdue_steps, String)
+        query = query.where(steps.like(f'%"{overdue_step.value}"%'))
     async with _database(request).reading() as reader:
         total = await reader.scalar(select(func.count()).select_from(query.subquery()))
         rows = await reader.rows(
