@@ -16,6 +16,12 @@ from cityloop_deploy.site_fixtures import TEST_SECRET
 from .loop import Loop
 
 SITE = "370212"
+SERVICE_ENV = {
+    "CITYLOOP_AUTH_SECRET": TEST_SECRET,
+    "CITYLOOP_CLOCK_SCAN_SECONDS": "0.3",
+    "CITYLOOP_LOG_FORMAT": "json",
+}
+"""What every service of the tests' sites runs with: the tests' secret, a quick clock scan."""
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +37,7 @@ def fleet(
         base_port=18101 + (uuid4().int % 50) * 10,
         topic_namespace=namespace,
         schema_prefix=f"{namespace}_",
-        extra_env={
-            "CITYLOOP_AUTH_SECRET": TEST_SECRET,
-            "CITYLOOP_CLOCK_SCAN_SECONDS": "0.3",
-            "CITYLOOP_LOG_FORMAT": "json",
-        },
+        extra_env=SERVICE_ENV,
     )
     fleet = Fleet(config)
     try:
@@ -80,11 +82,7 @@ def levels(
         base_port=19301 + (uuid4().int % 20) * 60,
         topic_namespace=namespace,
         schema_prefix=f"{namespace}_",
-        extra_env={
-            "CITYLOOP_AUTH_SECRET": TEST_SECRET,
-            "CITYLOOP_CLOCK_SCAN_SECONDS": "0.3",
-            "CITYLOOP_LOG_FORMAT": "json",
-        },
+        extra_env=SERVICE_ENV,
     )
     try:
         levels.start()

@@ -10,7 +10,9 @@ from enum import StrEnum
 from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.contract.events.casefile import (
     CaseForwardedToCity,
+    CaseForwardedToCityPayload,
     CaseRegistered,
+    CaseRegisteredPayload,
     CaseVoided,
     ForwardingAccepted,
     ForwardingReturned,
@@ -110,34 +112,10 @@ def evolve(case: DispatchCase, event: CaseEvent) -> DispatchCase | None:
             if p.level is CaseLevel.CITY and site_level(case.site) is SiteLevel.DISTRICT:
                 # A city department's problem: the city's command centre dispatches it.
                 return None
-            return replace(
-                case,
-                case_number=p.case_number,
-                category_standard=p.category.standard,
-                category_kind=p.category.kind,
-                category_code=p.category.code,
-                grid_code=p.grid_code,
-                channel=p.channel,
-                urgency=p.urgency,
-                time_limit_amount=p.time_limit.amount,
-                time_limit_unit=p.time_limit.unit,
-                registered_at=event.occurred_at,
-            )
+            return _filed(case, p, registered_at=event.occurred_at)
         case CaseForwardedToCity(payload=p) if p.category and p.time_limit:
             # What the city's command centre dispatches by, and the district's if sent back.
-            return replace(
-                case,
-                case_number=p.case_number,
-                category_standard=p.category.standard,
-                category_kind=p.category.kind,
-                category_code=p.category.code,
-                grid_code=p.grid_code,
-                channel=p.channel,
-                urgency=p.urgency,
-                time_limit_amount=p.time_limit.amount,
-                time_limit_unit=p.time_limit.unit,
-                registered_at=None,
-            )
+            return _filed(case, p, registered_at=None)
         case ForwardingAccepted() | ForwardingReturned():
             # In the queue of the command centre that now dispatches it: the city's, or the
             # district's when the city sent it back.
@@ -162,6 +140,29 @@ def evolve(case: DispatchCase, event: CaseEvent) -> DispatchCase | None:
         case ReturnApproved() | ReturnRefused() | SuspensionRefused() | CaseVoided():
             return replace(case, **_ANSWERED)
     return case
+
+
+def _filed(
+    case: DispatchCase,
+    p: CaseRegisteredPayload | CaseForwardedToCityPayload,
+    registered_at: datetime | None,
+) -> DispatchCase:
+    """What a command centre dispatches by, as registered (or, at the city, as forwarded)."""
+    assert p.category is not None, "a filed case has its category"
+    assert p.time_limit is not None, "a filed case has its disposal time limit"
+    return dataclasses.replace(
+        case,
+        case_number=p.case_number,
+        category_standard=p.category.standard,
+        category_kind=p.category.kind,
+        category_code=p.category.code,
+        grid_code=p.grid_code,
+        channel=p.channel,
+        urgency=p.urgency,
+        time_limit_amount=p.time_limit.amount,
+        time_limit_unit=p.time_limit.unit,
+        registered_at=registered_at,
+    )
 
 
 def _requested(

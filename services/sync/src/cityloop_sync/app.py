@@ -15,8 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cityloop_shared.adapters import open_database
@@ -24,9 +23,10 @@ from cityloop_shared.contract.sites import SiteLevel, site_level
 from cityloop_shared.contract.topics import Stage
 from cityloop_shared.messaging.topics import ensure_site_topics
 from cityloop_shared.reference.bundle import ReferenceData
+from cityloop_shared.runtime.app import answer_refusal
 from cityloop_shared.runtime.auth import TokenSigner
 from cityloop_shared.settings import ServiceSettings
-from cityloop_shared.stage.decisions import Invalid, Refused
+from cityloop_shared.stage.decisions import Refused
 from cityloop_sync.follower import ProjectionFollower
 from cityloop_sync.lag import LagWatch
 from cityloop_sync.links import down_link, site_topics, up_link
@@ -111,7 +111,7 @@ def create_app(settings: ServiceSettings, sync: SyncSettings | None = None) -> F
     app.state.token_signer = TokenSigner(
         settings.auth_secret.get_secret_value(), settings.auth_token_max_age_seconds
     )
-    app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
+    app.add_exception_handler(Refused, answer_refusal)  # type: ignore[arg-type]
     app.include_router(router)
 
     @app.get("/health", tags=["operations"])
@@ -145,11 +145,3 @@ def create_app(settings: ServiceSettings, sync: SyncSettings | None = None) -> F
         return Response(generate_latest(service.lag.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-async def _refused(_: Request, error: Refused) -> JSONResponse:
-    if isinstance(error, Invalid):
-        detail: Any = [{"loc": list(error.loc), "msg": error.detail, "type": error.kind}]
-    else:
-        detail = error.detail
-    return JSONResponse({"detail": detail}, status_code=error.status_code)

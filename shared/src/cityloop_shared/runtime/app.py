@@ -38,7 +38,7 @@ def service_app(service: StageService[Any], settings: ServiceSettings) -> FastAP
         settings.auth_secret.get_secret_value(), settings.auth_token_max_age_seconds
     )
     app.add_exception_handler(IllegalTransition, _illegal)  # type: ignore[arg-type]
-    app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
+    app.add_exception_handler(Refused, answer_refusal)  # type: ignore[arg-type]
     for router in service.routers:
         app.include_router(router)
 
@@ -60,7 +60,8 @@ async def _illegal(_: Request, error: IllegalTransition) -> JSONResponse:
     )
 
 
-async def _refused(_: Request, error: Refused) -> JSONResponse:
+async def answer_refusal(_: Request, error: Refused) -> JSONResponse:
+    """A refused command or query as HTTP: 422 naming the field, or the refusal's status."""
     if isinstance(error, Invalid):
         detail: Any = [{"loc": list(error.loc), "msg": error.detail, "type": error.kind}]
     else:
