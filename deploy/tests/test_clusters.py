@@ -194,7 +194,8 @@ def test_the_compose_file_of_the_sites_matches_the_launcher(tmp_path: Path) -> N
     services = compose["services"]
     expected = clusters.site_clusters(StackSettings(), _paths(tmp_path), COMPOSE_SITES)
 
-    assert set(services) == {*(f"kafka-{site}" for site in COMPOSE_SITES), "postgres"}
+    servers = {name for name in services if name.startswith(("kafka", "postgres"))}
+    assert servers == {*(f"kafka-{site}" for site in COMPOSE_SITES), "postgres"}
     volumes: set[str] = set()
     for cluster in expected:
         service = services[f"kafka-{cluster.site}"]

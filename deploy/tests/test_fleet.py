@@ -15,12 +15,19 @@ from cityloop_shared.adapters.postgres import libpq_url
 
 
 async def _topics(bootstrap: str, create: list[str] | None = None) -> set[str]:
+    """The cluster's topics, once those in ``create`` are among them: a broker busy with
+    other tests' topics may refuse a creation for a moment (its controller moving on)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        if create:
-            await admin.create_topics([NewTopic(name, 1, 1) for name in create])
-        return set(await admin.list_topics())
+        for _ in range(50):
+            listed = set(await admin.list_topics())
+            missing = [name for name in create or () if name not in listed]
+            if not missing:
+                return listed
+            await admin.create_topics([NewTopic(name, 1, 1) for name in missing])
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"topics {missing} were never created")
     finally:
         await admin.close()
 

@@ -433,3 +433,31 @@ def test_the_districts_work_on_while_the_city_is_down_and_it_catches_up(
     caught_up(city, within=180)
     asyncio.run(mirrored_exactly(levels))
     projected_exactly(city, levels)
+
+
+def test_the_city_and_the_other_district_work_on_while_a_district_is_down(
+    sites: dict[str, Loop], levels: Levels, site_clusters: SiteClusters
+) -> None:
+    """A district's broker stopped: the city goes on with the other district's city-level
+    case; the stopped district's links wait, and flow when it is back."""
+    up, down, city = sites[DISTRICTS[0]], sites[DISTRICTS[1]], sites[CITY]
+    site_clusters.stop(down.site)
+    try:
+        case_id = run_city_case(up, city, "supervisor")
+        up.await_status(case_id, "closed")
+        city_case(city, case_id, "closed")
+
+        def only_the_stopped_district_waits() -> dict[str, Any] | None:
+            lag = (city.get("sync", "/lag", {}) or {}).get("districts", {})
+            running = lag.get(up.site, {})
+            return lag if running.get("behind") == 0 and running.get("seconds") == 0 else None
+
+        city.until("the running district caught up", only_the_stopped_district_waits)
+    finally:
+        site_clusters.start(down.site)
+    case_id = down.run_to_close("supervisor")
+    down.await_status(case_id, "closed")
+    city_case(city, case_id, "closed", within=60)
+    caught_up(city)
+    asyncio.run(mirrored_exactly(levels))
+    projected_exactly(city, levels)

@@ -19,6 +19,7 @@ from cityloop_deploy.fleet import SITE_SERVICES, WORKFLOW_STAGES, Fleet, FleetCo
 from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.sites import SiteLevel, site_level
 
+BASE_PORT = 8101
 PORTS_PER_SITE = 20
 POOL_SIZE = 5
 """Connections each service keeps: the sites share one local PostgreSQL (200 connections)."""
@@ -48,7 +49,7 @@ class Levels:
     districts: Sequence[SitePlan]
     server_url: str
     log_dir: Path
-    base_port: int = 8101
+    base_port: int = BASE_PORT
     topic_namespace: str | None = None
     schema_prefix: str = ""
     extra_env: Mapping[str, str] = field(default_factory=dict)
