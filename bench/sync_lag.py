@@ -31,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cityloop_deploy import localstack
 from cityloop_deploy.levels import Levels, SitePlan
+from cityloop_deploy.site_fixtures import described_partitions
 from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.topics import Stage, event_topic
 
@@ -56,11 +57,7 @@ async def logged(bootstrap: str, topics: list[str]) -> int:
     await admin.start()
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(described["topic"], partition["partition"])
-            for described in await admin.describe_topics(topics)
-            for partition in described["partitions"]
-        ]
+        partitions = await described_partitions(admin, topics)
         return sum((await consumer.end_offsets(partitions)).values())
     finally:
         await consumer.stop()

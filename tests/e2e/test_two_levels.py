@@ -14,11 +14,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from cityloop_deploy.cluster_fixtures import SiteClusters
 from cityloop_deploy.levels import Levels
+from cityloop_deploy.site_fixtures import described_partitions
 from cityloop_shared.contract.actors import Role
 from cityloop_shared.contract.flows import (
     PUBLIC_CITY,
@@ -311,11 +312,7 @@ async def read_partitions(bootstrap: str, topics: list[str]) -> dict[tuple[str, 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        partitions = [
-            TopicPartition(described["topic"], partition["partition"])
-            for described in await admin.describe_topics(topics)
-            for partition in described["partitions"]
-        ]
+        partitions = await described_partitions(admin, topics)
     finally:
         await admin.close()
     assert partitions, f"no partitions of {topics} at {bootstrap}"

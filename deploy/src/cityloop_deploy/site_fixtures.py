@@ -131,6 +131,18 @@ async def topic_records(
         await consumer.stop()
 
 
+async def described_partitions(
+    admin: AIOKafkaAdminClient, topics: list[str]
+) -> list[TopicPartition]:
+    """Every partition of ``topics`` as the broker describes them (a topic it does not know
+    has none): a consumer's own metadata need not know a topic made a moment ago."""
+    return [
+        TopicPartition(described["topic"], partition["partition"])
+        for described in await admin.describe_topics(topics)
+        for partition in described["partitions"]
+    ]
+
+
 async def read_to_the_end(runtime: ServiceRuntime) -> None:
     """Until the service's consumer has committed every record now on the topics it reads.
     Whatever it did not apply by then, it dropped: the way to show that an event it does not
@@ -145,11 +157,7 @@ async def read_to_the_end(runtime: ServiceRuntime) -> None:
     try:
         # The partitions as the broker describes them: a fresh consumer's own metadata need
         # not know the test's topics yet, and no partition would mean nothing to wait for.
-        partitions = [
-            TopicPartition(described["topic"], partition["partition"])
-            for described in await admin.describe_topics(topics)
-            for partition in described["partitions"]
-        ]
+        partitions = await described_partitions(admin, topics)
         assert partitions, f"no partitions known for {topics}"
         ends = await consumer.end_offsets(partitions)
 
