@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cityloop_shared.reference import (
+    OfficialYear,
     ReferenceDataError,
     TimeUnit,
     WorkingCalendar,
@@ -140,6 +141,47 @@ def test_beyond_the_package_years_monday_to_friday_work_unless_listed() -> None:
     assert not listed.is_working_day(date(2027, 1, 1))
 
 
+def test_the_operator_keeps_the_official_days_of_a_year_the_package_does_not_know(
+    write: Write,
+) -> None:
+    """New Year's Day 2027 is a holiday and a make-up Sunday a working day, once listed."""
+    path = write(
+        "calendar.yaml",
+        "official_years:\n"
+        "  2027:\n"
+        "    holidays: [2027-01-01, 2027-02-08]\n"
+        "    working_days: [2027-02-07]\n",
+    )
+    calendar = load_calendar(path)
+
+    assert not CALENDAR.covers(2027)
+    assert calendar.covers(2027)
+    assert CALENDAR.is_working_day(date(2027, 1, 1))  # not covered: taken as a Friday
+    assert not calendar.is_working_day(date(2027, 1, 1))
+    assert not calendar.is_working_day(date(2027, 2, 8))
+    assert calendar.is_working_day(date(2027, 2, 7))  # a Sunday, made up
+    assert calendar.is_working_day(date(2027, 3, 1))
+    start = datetime(2026, 12, 31, 16, 30, tzinfo=SHANGHAI)
+    # An hour left on the last day of 2026, then the first working day after New Year's Day.
+    assert calendar.add_working_time(start, timedelta(hours=2)) == datetime(
+        2027, 1, 4, 9, 30, tzinfo=SHANGHAI
+    )
+
+
+def test_coverage_names_the_years_known_and_whether_this_and_next_are() -> None:
+    listed = WorkingCalendar(official_years={2027: OfficialYear()})
+
+    late_2026 = CALENDAR.coverage(date(2026, 11, 29))
+    assert (late_2026.current_covered, late_2026.next_covered, late_2026.complete) == (
+        True,
+        False,
+        False,
+    )
+    assert listed.coverage(date(2026, 11, 29)).complete
+    assert not listed.coverage(date(2027, 6, 1)).complete  # 2028 not yet
+    assert listed.coverage(date(2027, 6, 1)).covered_years[-2:] == (2026, 2027)
+
+
 def test_configured_working_hours() -> None:
     calendar = WorkingCalendar(working_hours=(WorkingSession(start=time(9), end=time(17)),))
 
@@ -191,6 +233,14 @@ def test_the_demo_calendar_is_the_default_one() -> None:
         ),
         ("working_hours: []\n", "calendar.yaml: working_hours: must list at least one session"),
         ("holidays: []\n", "calendar.yaml: unknown key 'holidays'"),
+        (
+            "official_years:\n  2027: {holidays: [2028-01-01]}\n",
+            "calendar.yaml: official_years: 2027 lists days of another year: 2028-01-01",
+        ),
+        (
+            "official_years:\n  2027: {holidays: [2027-02-06], working_days: [2027-02-06]}\n",
+            "calendar.yaml: official_years: 2027 lists 2027-02-06 as holiday and working day",
+        ),
     ],
 )
 def test_malformed_calendars_are_named_by_field(write: Write, text: str, message: str) -> None:

@@ -4,7 +4,9 @@ relays what it decides, and takes HTTP commands once per idempotency key, refuse
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +15,7 @@ import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter
 from pydantic import Field
+from structlog.testing import capture_logs
 
 from cityloop_deploy.site_fixtures import UpstreamStage, eventually, topic_records
 from cityloop_shared.contract.actors import Role
@@ -20,6 +23,8 @@ from cityloop_shared.contract.codec import decode, encode
 from cityloop_shared.contract.events.verification import CheckPassed, CheckResultPayload
 from cityloop_shared.contract.topics import Stage, event_topic
 from cityloop_shared.messaging import headers
+from cityloop_shared.reference import OfficialYear
+from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.app import service_app
 from cityloop_shared.runtime.commands import Commands
 from cityloop_shared.runtime.definition import StageService
@@ -188,3 +193,44 @@ async def test_a_command_runs_once_per_key_and_refusals_name_what_is_wrong(
         "check.requested",
         "check.passed",
     ]
+
+
+async def test_health_says_whether_the_calendar_knows_this_year_and_the_next(
+    stage: Client,
+) -> None:
+    client, runtime = stage
+    today = datetime.now(runtime.reference.calendar.zone).date()
+
+    answer = (await client.get("/health")).json()
+
+    calendar = answer["calendar"]
+    assert calendar["current_year"] == today.year
+    covers = runtime.reference.calendar.covers
+    assert (calendar["current_covered"], calendar["next_covered"]) == (
+        covers(today.year),
+        covers(today.year + 1),
+    )
+    assert calendar["complete"] is (covers(today.year) and covers(today.year + 1))
+
+
+async def test_a_service_warns_at_start_when_its_calendar_does_not_cover_this_year_or_the_next(
+    service_settings: ServiceSettings,
+) -> None:
+    assert service_settings.database.schema_name
+    upgrade(service_settings.database, service_settings.database.schema_name, SERVED.migrations)
+    for covered in (False, True):
+        reference = ReferenceData.demo()
+        if covered:
+            # The operator lists the years after the package's (their days as Monday–Friday).
+            years = {year: OfficialYear() for year in range(2027, 2100)}
+            calendar = reference.calendar.model_copy(update={"official_years": years})
+            reference = dataclasses.replace(reference, calendar=calendar)
+        app = service_app(SERVED, service_settings)
+        app.state.runtime.reference = reference
+        with capture_logs() as logs:
+            async with app.router.lifespan_context(app):
+                pass
+        warned = [entry for entry in logs if entry["event"] == "calendar.not_covered"]
+        assert bool(warned) is not covered
+        if warned:
+            assert warned[0]["log_level"] == "warning"

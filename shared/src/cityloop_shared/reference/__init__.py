@@ -8,7 +8,12 @@ See ``docs/reference-data.md`` for the file formats.
 from cityloop_shared.contract.ids import CaseKind
 from cityloop_shared.contract.values import ClockStep, TimeUnit, Urgency
 from cityloop_shared.reference.bundle import DEMO_CITY, ReferenceData
-from cityloop_shared.reference.calendar import WorkingCalendar, WorkingSession, load_calendar
+from cityloop_shared.reference.calendar import (
+    OfficialYear,
+    WorkingCalendar,
+    WorkingSession,
+    load_calendar,
+)
 from cityloop_shared.reference.categories import (
     GB_T_47678_5,
     Category,
@@ -56,6 +61,7 @@ __all__ = [
     "Grid",
     "GridCode",
     "GridMap",
+    "OfficialYear",
     "ReferenceData",
     "ReferenceDataError",
     "ResponsibilityMatrix",

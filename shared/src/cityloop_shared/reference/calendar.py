@@ -1,10 +1,12 @@
 """The working calendar (工作日历): when time-limit clocks run.
 
-Working days are China's official ones from the ``chinese-calendar`` package, public holidays
-and the make-up working days (调休) included, adjusted by the operator's ``extra_holidays`` and
-``extra_working_days``. ``chinese-calendar`` knows the years the State Council has announced
-(up to its release); for a later year it knows nothing, and this calendar then takes Monday to
-Friday as working days until the package is upgraded or the operator lists that year's days.
+Working days are China's official ones, public holidays and the make-up working days (调休)
+included: from the ``chinese-calendar`` package for the years it knows (those the State
+Council had announced at its release), and from the operator's ``official_years`` for the
+years after, as each is announced; adjusted by the operator's ``extra_holidays`` and
+``extra_working_days``. A year neither knows is *not covered*: its days are taken as Monday to
+Friday, which every service warns about when it starts and reports in ``/health``
+(:meth:`WorkingCalendar.coverage`) until the operator lists that year.
 
 On a working day the clock runs during the working sessions (default 08:30–12:00 and
 13:30–17:30, Asia/Shanghai), and stands still over lunch, nights, weekends and holidays.
@@ -64,6 +66,34 @@ DEFAULT_WORKING_HOURS = (
 )
 
 
+PACKAGE_YEARS = range(min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year + 1)
+"""The years the installed ``chinese-calendar`` knows."""
+
+
+class OfficialYear(BaseModel):
+    """One year's official public holidays and make-up working days (调休), as announced."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    holidays: frozenset[date] = frozenset()
+    working_days: frozenset[date] = frozenset()
+
+
+class Coverage(BaseModel):
+    """Whether the official days of this year and the next are known."""
+
+    model_config = ConfigDict(frozen=True)
+
+    current_year: int
+    current_covered: bool
+    next_covered: bool
+    covered_years: tuple[int, ...]
+
+    @property
+    def complete(self) -> bool:
+        return self.current_covered and self.next_covered
+
+
 class WorkingCalendar(BaseModel):
     """Working days and hours, and arithmetic in working time."""
 
@@ -75,6 +105,8 @@ class WorkingCalendar(BaseModel):
     """Days off beyond the official ones, e.g. a local holiday."""
     extra_working_days: frozenset[date] = frozenset()
     """Working days beyond the official ones."""
+    official_years: dict[int, OfficialYear] = {}
+    """The official days of years the package does not know, kept by the operator."""
 
     @field_validator("timezone")
     @classmethod
@@ -106,6 +138,35 @@ class WorkingCalendar(BaseModel):
             raise ValueError(f"{', '.join(map(str, both))} also listed in extra_holidays")
         return value
 
+    @field_validator("official_years")
+    @classmethod
+    def _days_in_their_year(cls, value: dict[int, OfficialYear]) -> dict[int, OfficialYear]:
+        for year, official in value.items():
+            strays = sorted(d for d in official.holidays | official.working_days if d.year != year)
+            if strays:
+                raise ValueError(
+                    f"{year} lists days of another year: {', '.join(map(str, strays))}"
+                )
+            both = sorted(official.holidays & official.working_days)
+            if both:
+                raise ValueError(
+                    f"{year} lists {', '.join(map(str, both))} as holiday and working day"
+                )
+        return value
+
+    def covers(self, year: int) -> bool:
+        """Whether the year's official days are known (by the package or the operator)."""
+        return year in self.official_years or year in PACKAGE_YEARS
+
+    def coverage(self, today: date) -> Coverage:
+        covered = sorted({*PACKAGE_YEARS, *self.official_years})
+        return Coverage(
+            current_year=today.year,
+            current_covered=self.covers(today.year),
+            next_covered=self.covers(today.year + 1),
+            covered_years=tuple(covered),
+        )
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -123,10 +184,15 @@ class WorkingCalendar(BaseModel):
             return True
         if day in self.extra_holidays:
             return False
+        official = self.official_years.get(day.year)
+        if official is not None:
+            if day in official.working_days:
+                return True
+            return day not in official.holidays and day.weekday() < 5
         try:
             return bool(chinese_calendar.is_workday(day))
         except NotImplementedError:
-            # The package has no data for this year; see the module docstring.
+            # A year not covered: see the module docstring.
             return day.weekday() < 5
 
     def add_working_time(self, start: datetime, amount: timedelta | WorkingDuration) -> datetime:
@@ -245,7 +311,8 @@ def _require_aware(moment: datetime) -> None:
 
 
 def load_calendar(path: Path) -> WorkingCalendar:
-    """The calendar from YAML (timezone, working_hours, extra_holidays, extra_working_days)."""
+    """The calendar from YAML (timezone, working_hours, extra_holidays, extra_working_days,
+    official_years)."""
     data, _ = yaml_mapping(path, allowed=list(WorkingCalendar.model_fields))
     [(_, calendar)] = validate(WorkingCalendar, path.name, [("", data)])
     return calendar

@@ -43,8 +43,16 @@ def service_app(service: StageService[Any], settings: ServiceSettings) -> FastAP
         app.include_router(router)
 
     @app.get("/health", tags=["operations"])
-    async def health() -> dict[str, str]:
-        return {"stage": runtime.stage.value, "site": runtime.site, "topic": runtime.topic}
+    async def health() -> dict[str, Any]:
+        """The service, and whether its calendar knows this year's and next year's official
+        days (a deadline in a year it does not know counts Monday to Friday)."""
+        coverage = runtime.calendar_coverage()
+        return {
+            "stage": runtime.stage.value,
+            "site": runtime.site,
+            "topic": runtime.topic,
+            "calendar": {**coverage.model_dump(), "complete": coverage.complete},
+        }
 
     return app
 

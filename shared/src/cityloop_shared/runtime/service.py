@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
@@ -19,6 +20,7 @@ from cityloop_shared.messaging.broker import build_broker
 from cityloop_shared.messaging.topics import ensure_site_topics
 from cityloop_shared.ports.unit_of_work import Database
 from cityloop_shared.reference.bundle import ReferenceData
+from cityloop_shared.reference.calendar import Coverage
 from cityloop_shared.runtime.definition import StageService
 from cityloop_shared.runtime.relay import OutboxRelay
 from cityloop_shared.runtime.transaction import StageTransaction, stage_transaction
@@ -122,9 +124,25 @@ class ServiceRuntime:
             ],
         )
 
+    def calendar_coverage(self) -> Coverage:
+        """Whether the working calendar knows this year's and next year's official days."""
+        calendar = self.reference.calendar
+        return calendar.coverage(datetime.now(calendar.zone).date())
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Start producer, relay, consumer and timers; stop them in reverse order."""
+        coverage = self.calendar_coverage()
+        if not coverage.complete:
+            # Deadlines in a year not covered take Monday to Friday as working days.
+            log.warning(
+                "calendar.not_covered",
+                current_year=coverage.current_year,
+                current_covered=coverage.current_covered,
+                next_covered=coverage.next_covered,
+                hint="list the year's official holidays and working days under official_years "
+                "in calendar.yaml",
+            )
         for site in (self.site, *self.other_level):
             # The other level's topics on this cluster are the mirrors sync writes.
             await ensure_site_topics(self.settings.kafka, site, self.namespace)
