@@ -64,6 +64,8 @@ class LagWatch:
             registry=self.registry,
         )
         self._visible_at: dict[str, datetime] = {}
+        # A district not yet seen fully visible has been behind at least since the watch began.
+        self._began = datetime.now(UTC)
         self.latest: dict[str, DistrictLag] = {}
 
     async def run(self, every_s: float) -> None:
@@ -97,7 +99,7 @@ class LagWatch:
             ready = (up is None or up.ready) and bool(partitions)
             if ready and to_mirror == 0 and to_project == 0:
                 self._visible_at[district] = now
-            seconds = (now - self._visible_at.get(district, now)).total_seconds()
+            seconds = (now - self._visible_at.get(district, self._began)).total_seconds()
             if not ready:
                 seconds = float("nan")
             lag = DistrictLag(

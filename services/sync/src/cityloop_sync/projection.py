@@ -10,9 +10,8 @@ passed over by the fold, as the case file does with late events.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -104,21 +103,21 @@ def fold(events: Sequence[CaseEvent]) -> CityCase | None:
         case = _evolve(case, event, state.status)
     if case is None:
         return None
-    return _replace(case, events=len(events))
+    return replace(case, events=len(events))
 
 
 def _evolve(case: CityCase, event: CaseEvent, status: CaseStatus) -> CityCase:
-    case = _replace(case, status=status, updated_at=max(case.updated_at, event.occurred_at))
+    case = replace(case, status=status, updated_at=max(case.updated_at, event.occurred_at))
     match event:
         case CaseReported(payload=p):
-            return _replace(
+            return replace(
                 case,
                 channel=p.channel.value,
                 category_code=p.category.code if p.category else None,
                 grid_code=p.location.grid_code,
             )
         case CaseRegistered(payload=p):
-            return _replace(
+            return replace(
                 case,
                 case_number=p.case_number,
                 category_code=p.category.code,
@@ -127,25 +126,22 @@ def _evolve(case: CityCase, event: CaseEvent, status: CaseStatus) -> CityCase:
                 urgency=p.urgency.value,
             )
         case CaseForwardedToCity():
-            return _replace(case, level="city")
+            return replace(case, level="city")
         case ForwardingAccepted():
-            return _replace(case, handled_by=event.site)
+            return replace(case, handled_by=event.site)
         case ForwardingReturned():
-            return _replace(case, handled_by=case.site)
+            return replace(case, handled_by=case.site)
         case (
             CaseDispatched(payload=p)
             | CaseRedispatched(payload=p)
             | CaseReopenedForRework(payload=p)
         ):
-            return _replace(
+            return replace(
                 case, department_id=p.department_id, deadline=p.deadline, overdue_steps=()
             )
         case ExtensionDecided(payload=p) | SuspensionResumed(payload=p):
             steps = tuple(s for s in case.overdue_steps if s != "disposal")
-            return _replace(case, deadline=p.deadline, overdue_steps=steps)
+            return replace(case, deadline=p.deadline, overdue_steps=steps)
         case TimeLimitOverdue(payload=p) if p.step.value not in case.overdue_steps:
-            return _replace(case, overdue_steps=(*case.overdue_steps, p.step.value))
+            return replace(case, overdue_steps=(*case.overdue_steps, p.step.value))
     return case
-
-
-_replace = dataclasses.replace

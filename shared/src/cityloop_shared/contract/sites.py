@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated
 
@@ -33,6 +34,14 @@ def city_of(site: str) -> str:
     """The city site a district belongs to (the city itself for a city site)."""
     _check(site)
     return site[:4] + "00"
+
+
+def other_level(site: str, districts: Iterable[str] = ()) -> tuple[str, ...]:
+    """The sites of the other level a site exchanges events with: a district's city, or the
+    city's ``districts`` (its list of districts)."""
+    if site_level(site) is SiteLevel.DISTRICT:
+        return (city_of(site),)
+    return tuple(districts)
 
 
 def _check(site: str) -> None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from .envelope import CaseEvent
 from .lifecycle import LifecycleView
-from .sites import SiteLevel, city_of, site_level
+from .registry import EVENT_TYPES
+from .sites import SiteLevel, other_level, site_level
 from .topics import Stage, event_topic
 from .values import ClockStep
 
@@ -75,12 +76,10 @@ class Topology:
             topic: Source(stage, self.follows_types)
             for topic, stage in zip(self.topics(site, namespace), self.upstream, strict=True)
         }
-        if site_level(site) is SiteLevel.DISTRICT:
-            across, others = self.follows_from_city, [city_of(site)]
-        else:
-            across, others = self.follows_from_districts, list(districts)
+        at_district = site_level(site) is SiteLevel.DISTRICT
+        across = self.follows_from_city if at_district else self.follows_from_districts
         for stage in _emitters(across):
-            for other in others:
+            for other in other_level(site, districts):
                 found[event_topic(other, stage, namespace)] = Source(stage, _types(across))
         return found
 
@@ -136,19 +135,13 @@ def topology_table(topologies: Iterable[Topology]) -> str:
     ]
     for topology in topologies:
         from_city = _types(topology.follows_from_city)
-        shown = "every event type" if from_city == _every_type() else _names(from_city)
+        shown = "every event type" if from_city == set(EVENT_TYPES) else _names(from_city)
         lines.append(
             f"| {topology.stage.value} "
             f"| {shown} "
             f"| {_names(_types(topology.follows_from_districts))} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _every_type() -> frozenset[str]:
-    from .registry import EVENT_TYPES  # the registry imports every event module
-
-    return frozenset(EVENT_TYPES)
 
 
 def _names(event_types: frozenset[str]) -> str:

@@ -12,7 +12,7 @@ from faststream.kafka import KafkaBroker
 
 from cityloop_shared.adapters import open_database
 from cityloop_shared.contract.codec import encode
-from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
+from cityloop_shared.contract.sites import other_level
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
 from cityloop_shared.logging import event_log_context, get_logger
 from cityloop_shared.messaging import headers
@@ -72,9 +72,7 @@ class ServiceRuntime:
     @property
     def other_level(self) -> tuple[str, ...]:
         """The sites of the other level whose topics sync mirrors to this site's cluster."""
-        if site_level(self.site) is SiteLevel.DISTRICT:
-            return (city_of(self.site),)
-        return self.settings.district_sites
+        return other_level(self.site, self.settings.district_sites)
 
     def every(self, seconds: float, timer: Timer) -> None:
         """Run ``timer`` periodically; it must be safe to repeat (timers are state in the DB)."""
