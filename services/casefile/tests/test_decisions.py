@@ -4,6 +4,7 @@ refuses, how every event changes the case file, and which clocks the events move
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ from cityloop_casefile.decisions import (
 from cityloop_casefile.state import CaseFile, evolve
 from cityloop_casefile.topology import TOPOLOGY
 from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.contract.codec import decode, encode
 from cityloop_shared.contract.envelope import CaseEvent, Payload
 from cityloop_shared.contract.events.casefile import (
     CaseAccepted,
@@ -52,6 +54,7 @@ from cityloop_shared.contract.events.casefile import (
     ForwardingAcceptedPayload,
     ForwardingReturned,
     ReasonPayload,
+    TimedReasonPayload,
     VerificationReported,
     VerificationReportedPayload,
     VerificationRequested,
@@ -76,6 +79,7 @@ from cityloop_shared.contract.values import (
     Attachment,
     CaseLevel,
     ClockStep,
+    Deadline,
     ReportChannel,
     TimeLimit,
     TimeUnit,
@@ -103,6 +107,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=SHANGHAI)
 """A Tuesday morning at the start of the working day: working time and wall time agree until
 noon, so the deadlines below can be written down."""
+AT_0910 = datetime(2026, 3, 10, 9, 10, tzinfo=SHANGHAI)
+"""NOW + 10 working minutes: the urgent registration and dispatch limits."""
+AT_0930 = datetime(2026, 3, 10, 9, 30, tzinfo=SHANGHAI)
+"""NOW + 30 working minutes: the ordinary registration, dispatch and forwarding limits."""
+AT_1000 = datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI)
+"""NOW + 1 working hour: the verification and city acceptance limits."""
 CASE_ID = UUID("0195d3a0-0000-7000-8000-000000000001")
 OPERATOR = Actor(id="op-1", role=Role.ACCEPTANCE_OPERATOR, site=SITE)
 CHIEF = Actor(id="chief-1", role=Role.DUTY_CHIEF, site=SITE)
@@ -172,8 +182,12 @@ def test_acceptance_verifies_only_public_reports_by_default(
 
     [draft] = decision.events
     assert draft.model is CaseAccepted
+    # Without verification the registration clock starts now: 30 working minutes, ordinary.
+    registration = (
+        () if needs_verification else (Deadline(step=ClockStep.REGISTRATION, due_at=AT_0930),)
+    )
     assert draft.payload == CaseAcceptedPayload(
-        needs_verification=needs_verification, urgency=Urgency.ORDINARY
+        needs_verification=needs_verification, urgency=Urgency.ORDINARY, deadlines=registration
     )
 
 
@@ -189,7 +203,10 @@ def test_the_operator_may_override_the_channels_verification_default(
         context(),
     )
 
-    assert decision.events[0].payload == CaseAcceptedPayload(needs_verification=asked)
+    registration = () if asked else (Deadline(step=ClockStep.REGISTRATION, due_at=AT_0930),)
+    assert decision.events[0].payload == CaseAcceptedPayload(
+        needs_verification=asked, deadlines=registration
+    )
 
 
 def test_acceptance_carries_the_urgency_the_operator_judged() -> None:
@@ -197,8 +214,11 @@ def test_acceptance_carries_the_urgency_the_operator_judged() -> None:
 
     decision = accept(case_file(CaseStatus.REPORTED), command, context())
 
+    # The urgent registration limit: 10 working minutes.
     assert decision.events[0].payload == CaseAcceptedPayload(
-        needs_verification=False, urgency=Urgency.URGENT
+        needs_verification=False,
+        urgency=Urgency.URGENT,
+        deadlines=(Deadline(step=ClockStep.REGISTRATION, due_at=AT_0910),),
     )
     assert Accept().urgency is Urgency.ORDINARY
 
@@ -220,11 +240,13 @@ def test_verification_goes_to_the_grids_supervisor_within_the_verification_limit
 
     decision = request_verification(case, RequestVerification(), context())
 
-    due_at = datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI)  # 1 working hour
+    due_at = AT_1000  # 1 working hour
     [draft] = decision.events
     assert draft.model is VerificationRequested
     assert draft.payload == VerificationRequestedPayload(
-        supervisor_id=GRID_SUPERVISOR, due_at=due_at
+        supervisor_id=GRID_SUPERVISOR,
+        due_at=due_at,
+        deadlines=(Deadline(step=ClockStep.VERIFICATION, due_at=due_at),),
     )
     assert decision.answer["supervisor_id"] == GRID_SUPERVISOR
     assert decision.answer["due_at"] == due_at
@@ -261,8 +283,22 @@ def test_the_supervisor_of_the_task_reports_the_verification() -> None:
 
     [draft] = decision.events
     assert draft.model is VerificationReported
+    # The registration clock starts from the report, on the ordinary 30 working minutes.
     assert draft.payload == VerificationReportedPayload(
-        confirmed=True, remarks="属实", attachments=(PHOTO,)
+        confirmed=True,
+        remarks="属实",
+        attachments=(PHOTO,),
+        deadlines=(Deadline(step=ClockStep.REGISTRATION, due_at=AT_0930),),
+    )
+
+
+def test_a_verification_report_carries_the_registration_deadline_of_the_accepted_urgency() -> None:
+    case = case_file(CaseStatus.VERIFYING, verifier_id=GRID_SUPERVISOR, urgency=Urgency.URGENT)
+
+    decision = report_verification(case, ReportVerification(confirmed=True), context(SUPERVISOR))
+
+    assert only(decision, VerificationReportedPayload).deadlines == (
+        Deadline(step=ClockStep.REGISTRATION, due_at=AT_0910),
     )
 
 
@@ -295,6 +331,80 @@ def test_registration_numbers_the_case_and_sets_its_disposal_limit() -> None:
     assert payload.urgency is Urgency.ORDINARY
     assert payload.time_limit == TimeLimit(amount=4, unit=TimeUnit.WORKING_HOURS)
     assert payload.channel is ReportChannel.VIDEO
+
+
+def test_a_district_case_is_registered_with_its_dispatch_and_overall_deadlines() -> None:
+    """派遣时限 30 working minutes (ordinary); 整体时限 5 working days for 06001, from Tuesday
+    09:00 to the next Tuesday 09:00 (no holiday between)."""
+    case = case_file(CaseStatus.ACCEPTED, needs_verification=False)
+
+    decision = register(case, registration(Register(category_code="06001")), context(CHIEF))
+
+    assert only(decision, CaseRegisteredPayload).deadlines == (
+        Deadline(step=ClockStep.DISPATCH, due_at=AT_0930),
+        Deadline(step=ClockStep.OVERALL, due_at=datetime(2026, 3, 17, 9, 0, tzinfo=SHANGHAI)),
+    )
+
+
+def test_an_urgent_case_of_its_own_overall_limit_is_registered_with_those_deadlines() -> None:
+    """Urgent: dispatch within 10 working minutes; 06010 has an overall limit of 1 working
+    day, to Wednesday 09:00."""
+    case = case_file(CaseStatus.ACCEPTED, needs_verification=False, urgency=Urgency.URGENT)
+
+    decision = register(case, registration(Register(category_code="06010")), context(CHIEF))
+
+    assert only(decision, CaseRegisteredPayload).deadlines == (
+        Deadline(step=ClockStep.DISPATCH, due_at=AT_0910),
+        Deadline(step=ClockStep.OVERALL, due_at=datetime(2026, 3, 11, 9, 0, tzinfo=SHANGHAI)),
+    )
+
+
+def test_a_city_case_registered_at_a_district_waits_for_its_forwarding_not_dispatch() -> None:
+    """The district forwards it within 30 working minutes (the same urgent or not); 01002's
+    overall limit is 1 working day."""
+    case = case_file(CaseStatus.ACCEPTED, needs_verification=False, urgency=Urgency.URGENT)
+    command = Register(category_code="01002", level=CaseLevel.CITY)
+
+    decision = register(case, registration(command), context(CHIEF))
+
+    payload = only(decision, CaseRegisteredPayload)
+    assert payload.level is CaseLevel.CITY
+    assert payload.deadlines == (
+        Deadline(step=ClockStep.FORWARDING, due_at=AT_0930),
+        Deadline(step=ClockStep.OVERALL, due_at=datetime(2026, 3, 11, 9, 0, tzinfo=SHANGHAI)),
+    )
+    assert payload.due(ClockStep.DISPATCH) is None
+
+
+def test_a_city_case_registered_at_the_city_waits_for_dispatch() -> None:
+    """Nothing to forward at the city site: its own dispatch clock starts."""
+    city_chief = Actor(id="chief-c", role=Role.DUTY_CHIEF, site="370200")
+    case = dataclasses.replace(
+        case_file(CaseStatus.ACCEPTED, needs_verification=False), site="370200"
+    )
+    command = Register(category_code="06001", level=CaseLevel.CITY)
+
+    decision = register(case, registration(command), context(city_chief, site="370200"))
+
+    assert only(decision, CaseRegisteredPayload).deadlines == (
+        Deadline(step=ClockStep.DISPATCH, due_at=AT_0930),
+        Deadline(step=ClockStep.OVERALL, due_at=datetime(2026, 3, 17, 9, 0, tzinfo=SHANGHAI)),
+    )
+
+
+def test_the_overall_deadline_crosses_the_weekend_in_working_days() -> None:
+    """Registered Friday 16:00: 5 working days end the next Friday at 16:00, and 30 working
+    minutes of dispatch end at 16:30."""
+    friday = datetime(2026, 3, 13, 16, 0, tzinfo=SHANGHAI)
+    case = case_file(CaseStatus.ACCEPTED, needs_verification=False)
+    ctx = dataclasses.replace(context(CHIEF), now=friday)
+
+    decision = register(case, registration(Register(category_code="06001")), ctx)
+
+    assert only(decision, CaseRegisteredPayload).deadlines == (
+        Deadline(step=ClockStep.DISPATCH, due_at=datetime(2026, 3, 13, 16, 30, tzinfo=SHANGHAI)),
+        Deadline(step=ClockStep.OVERALL, due_at=datetime(2026, 3, 20, 16, 0, tzinfo=SHANGHAI)),
+    )
 
 
 def test_a_component_case_number_carries_c() -> None:
@@ -507,6 +617,8 @@ def test_a_district_forwards_a_city_case_with_what_the_city_dispatches_by() -> N
         # 污水井盖's disposal limit in the demo city's time limits.
         time_limit=TimeLimit(amount=2, unit=TimeUnit.WORKING_HOURS),
         channel=ReportChannel.SUPERVISOR,
+        # The city duty chief's clock: 1 working hour from the forwarding.
+        deadlines=(Deadline(step=ClockStep.CITY_ACCEPTANCE, due_at=AT_1000),),
     )
 
 
@@ -525,14 +637,20 @@ def test_the_city_duty_chief_passes_a_forwarded_case_on_or_sends_it_back() -> No
     [accepted] = accept_forwarding(case, Remarks(remarks="批转"), at_city).events
     [returned] = return_forwarding(case, WithReason(reason="属区级问题"), at_city).events
 
+    # Either way the case waits for dispatch next, within 30 working minutes (ordinary).
+    dispatch = (Deadline(step=ClockStep.DISPATCH, due_at=AT_0930),)
     assert (accepted.model, accepted.payload) == (
         ForwardingAccepted,
-        ForwardingAcceptedPayload(remarks="批转"),
+        ForwardingAcceptedPayload(remarks="批转", deadlines=dispatch),
     )
     assert (returned.model, returned.payload) == (
         ForwardingReturned,
-        ReasonPayload(reason="属区级问题"),
+        TimedReasonPayload(reason="属区级问题", deadlines=dispatch),
     )
+    urgent = dataclasses.replace(case, urgency=Urgency.URGENT)
+    assert only(
+        accept_forwarding(urgent, Remarks(), at_city), ForwardingAcceptedPayload
+    ).deadlines == (Deadline(step=ClockStep.DISPATCH, due_at=AT_0910),)
     with pytest.raises(Conflict, match="at the city site"):
         accept_forwarding(case, Remarks(), context(CHIEF))
 
@@ -648,6 +766,18 @@ def test_each_event_of_the_public_flow_moves_the_case_file() -> None:
     assert registered.case_number == "370212C010022026112500001"
     assert registered.department_id is None
     assert dispatched.department_id == "ls-sanitation"
+
+
+def test_a_self_handled_report_opens_a_case_file_that_is_already_ended() -> None:
+    """自处理: recorded with what the supervisor reported, and no clock of case building."""
+    [handled] = replay(["case.self_handled"])
+
+    assert handled.status is CaseStatus.SELF_HANDLED
+    assert handled.channel is ReportChannel.SUPERVISOR
+    assert (handled.category_kind, handled.category_code) == (CaseKind.COMPONENT, "01002")
+    assert (handled.grid_code, handled.reported_at) == ("370212001001001", NOW)
+    assert (handled.case_number, handled.urgency) == (None, Urgency.ORDINARY)
+    assert time(handled, event("case.self_handled", actor=SUPERVISOR), REFERENCE) == []
 
 
 def test_a_registration_corrects_what_the_reporter_told() -> None:
@@ -768,7 +898,8 @@ def test_casefile_decides_nothing_on_its_own() -> None:
 
 # --- time: the clocks of acceptance, verification and registration ----------------------------
 def test_a_report_starts_the_acceptance_clock() -> None:
-    """225 working minutes from 09:00: 3 h to noon, 45 min after the lunch break."""
+    """A report carrying no deadline (the contract's example, as a v1 event reads) has it
+    computed: 225 working minutes from 09:00, 3 h to noon, 45 min after the lunch break."""
     reported = case_file(CaseStatus.REPORTED)
 
     changes = time(reported, event("case.reported"), REFERENCE)
@@ -820,6 +951,124 @@ def test_a_verification_report_starts_the_registration_clock_for_the_accepted_ur
     assert changes == [
         Stop(ClockStep.VERIFICATION, NOW),
         Start(ClockStep.REGISTRATION, NOW, datetime(2026, 3, 10, 9, 10, tzinfo=SHANGHAI)),
+    ]
+
+
+LATER = datetime(2026, 3, 10, 15, 0, tzinfo=SHANGHAI)
+"""A deadline no time limit of the demo city gives from NOW: a clock that shows it took it
+from the event."""
+
+
+def carrying(step: ClockStep, due_at: datetime = LATER) -> list[dict[str, str]]:
+    return [{"step": step.value, "due_at": due_at.isoformat()}]
+
+
+def test_a_report_starts_the_acceptance_clock_towards_the_deadline_it_carries() -> None:
+    """The deadline intake wrote, not what the time limits give today (14:15)."""
+    reported = event("case.reported", deadlines=carrying(ClockStep.ACCEPTANCE))
+
+    changes = time(case_file(CaseStatus.REPORTED), reported, REFERENCE)
+
+    assert changes == [Start(ClockStep.ACCEPTANCE, NOW, LATER)]
+
+
+def test_an_acceptance_starts_the_registration_clock_towards_the_deadline_it_carries() -> None:
+    accepted = event(
+        "case.accepted",
+        needs_verification=False,
+        urgency="urgent",
+        deadlines=carrying(ClockStep.REGISTRATION),
+    )
+    case = evolve(case_file(CaseStatus.ACCEPTED), accepted)
+
+    assert time(case, accepted, REFERENCE) == [
+        Stop(ClockStep.ACCEPTANCE, NOW),
+        Start(ClockStep.REGISTRATION, NOW, LATER),
+    ]
+
+
+def test_a_verification_report_starts_the_registration_clock_towards_its_deadline() -> None:
+    case = case_file(CaseStatus.VERIFIED, needs_verification=True, urgency=Urgency.URGENT)
+    reported = event("verification.reported", deadlines=carrying(ClockStep.REGISTRATION))
+
+    assert time(case, reported, REFERENCE) == [
+        Stop(ClockStep.VERIFICATION, NOW),
+        Start(ClockStep.REGISTRATION, NOW, LATER),
+    ]
+
+
+def test_a_city_registration_starts_the_forwarding_clock_towards_its_deadline() -> None:
+    """The overall deadline it also carries is evaluation's: no clock of case building."""
+    registered = event(
+        "case.registered",
+        level="city",
+        deadlines=[
+            *carrying(ClockStep.FORWARDING),
+            *carrying(ClockStep.OVERALL, LATER + timedelta(days=5)),
+        ],
+    )
+    case = evolve(case_file(CaseStatus.REGISTERED), registered)
+
+    assert time(case, registered, REFERENCE) == [
+        Stop(ClockStep.REGISTRATION, NOW),
+        Start(ClockStep.FORWARDING, NOW, LATER),
+    ]
+
+
+def test_a_forwarding_starts_the_city_duty_chiefs_clock_towards_its_deadline() -> None:
+    forwarded = event("case.forwarded_to_city", deadlines=carrying(ClockStep.CITY_ACCEPTANCE))
+    case = evolve(case_file(CaseStatus.FORWARDED_TO_CITY), forwarded)
+
+    assert time(case, forwarded, REFERENCE) == [
+        Stop(ClockStep.FORWARDING, NOW),
+        Start(ClockStep.CITY_ACCEPTANCE, NOW, LATER),
+    ]
+
+
+def test_a_city_case_registered_at_the_city_starts_no_forwarding_clock() -> None:
+    """Only a district forwards (registration carries the city's dispatch deadline): a
+    forwarding clock at the city would run on, with nothing to stop it, and show red."""
+    city_chief = Actor(id="chief-c", role=Role.DUTY_CHIEF, site="370200")
+    payload = payload_model("case.registered").model_validate(
+        {**PAYLOADS["case.registered"], "level": "city", "deadlines": carrying(ClockStep.DISPATCH)}
+    )
+    registered = CaseRegistered.create(
+        case_id=CASE_ID,
+        site="370200",
+        actor=city_chief,
+        payload=payload,
+        previous=None,
+        occurred_at=NOW,
+    )
+    case = evolve(dataclasses.replace(case_file(CaseStatus.REGISTERED), site="370200"), registered)
+
+    assert time(case, registered, REFERENCE) == [Stop(ClockStep.REGISTRATION, NOW)]
+
+
+def test_a_deadline_of_another_step_is_not_taken_for_the_clocks_own() -> None:
+    """A city registration carrying no forwarding deadline: computed, 30 working minutes."""
+    registered = event("case.registered", level="city", deadlines=carrying(ClockStep.DISPATCH))
+    case = evolve(case_file(CaseStatus.REGISTERED), registered)
+
+    assert time(case, registered, REFERENCE) == [
+        Stop(ClockStep.REGISTRATION, NOW),
+        Start(ClockStep.FORWARDING, NOW, AT_0930),
+    ]
+
+
+def test_a_version_1_event_without_deadlines_has_its_clock_computed_as_then() -> None:
+    """An event written before deadlines were carried, read back through the upcaster."""
+    raw = json.loads(encode(event("case.accepted", needs_verification=False, urgency="urgent")))
+    raw["schema_version"] = 1
+    del raw["payload"]["deadlines"]
+    accepted = decode(json.dumps(raw))
+    assert isinstance(accepted, CaseAccepted)
+    assert (accepted.schema_version, accepted.payload.deadlines) == (2, ())
+    case = evolve(case_file(CaseStatus.ACCEPTED), accepted)
+
+    assert time(case, accepted, REFERENCE) == [
+        Stop(ClockStep.ACCEPTANCE, NOW),
+        Start(ClockStep.REGISTRATION, NOW, AT_0910),
     ]
 
 

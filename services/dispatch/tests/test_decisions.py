@@ -35,6 +35,7 @@ from cityloop_shared.contract.events.casefile import (
     ForwardingAcceptedPayload,
     ForwardingReturned,
     ReasonPayload,
+    TimedReasonPayload,
 )
 from cityloop_shared.contract.events.dispatch import (
     CaseDispatched,
@@ -73,6 +74,7 @@ from cityloop_shared.contract.values import (
     CaseLevel,
     Category,
     ClockStep,
+    Deadline,
     ReportChannel,
     TimeLimit,
     TimeUnit,
@@ -104,6 +106,9 @@ REGISTERED_AT = datetime(2026, 3, 4, 1, 30, tzinfo=UTC)  # 09:30
 NOW = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)  # 10:00
 FOUR_HOURS_ON = datetime(2026, 3, 4, 7, 30, tzinfo=UTC)  # 15:30: 2 h before and 2 h after lunch
 DEADLINE = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)  # 16:00: in force once a department holds it
+HALF_HOUR_ON = datetime(2026, 3, 4, 2, 30, tzinfo=UTC)  # 10:30: the ordinary dispatch limit
+TEN_MINUTES_ON = datetime(2026, 3, 4, 2, 10, tzinfo=UTC)  # 10:10: the urgent dispatch limit
+LATER = datetime(2026, 3, 4, 6, 0, tzinfo=UTC)  # 14:00: no limit of the demo city from NOW
 
 DISPATCHER = Actor(id="dispatcher-1", role=Role.DISPATCHER, site=SITE)
 CHIEF = Actor(id="chief-1", role=Role.DUTY_CHIEF, site=SITE)
@@ -163,7 +168,10 @@ def event(model: type[E], payload: Payload, *, actor: Actor = SYSTEM, at: dateti
 
 
 def registration(
-    level: CaseLevel = CaseLevel.DISTRICT, urgency: Urgency = Urgency.ORDINARY, site: str = SITE
+    level: CaseLevel = CaseLevel.DISTRICT,
+    urgency: Urgency = Urgency.ORDINARY,
+    site: str = SITE,
+    deadlines: tuple[Deadline, ...] = (),
 ) -> CaseRegistered:
     return CaseRegistered.create(
         case_id=CASE_ID,
@@ -177,6 +185,7 @@ def registration(
             urgency=urgency,
             time_limit=TimeLimit(amount=4, unit=TimeUnit.WORKING_HOURS),
             channel=ReportChannel.SUPERVISOR,
+            deadlines=deadlines,
         ),
         previous=None,
         occurred_at=REGISTERED_AT,
@@ -231,6 +240,7 @@ def test_dispatch_goes_to_the_suggested_department_with_the_case_facts() -> None
         department_id=SANITATION,
         suggested_department_id=SANITATION,
         deadline=FOUR_HOURS_ON,
+        deadlines=(Deadline(step=ClockStep.DISPOSAL, due_at=FOUR_HOURS_ON),),
         instructions=None,
         case_number=NUMBER,
         category=CATEGORY,
@@ -264,7 +274,9 @@ def test_the_disposal_limit_counts_from_the_moment_of_dispatch_on_the_working_ca
     late = Context(actor=DISPATCHER, now=friday, reference=REFERENCE, site=SITE, view=TOPOLOGY.view)
     [draft] = decisions.dispatch(registered(), Dispatch(), late).events
     assert isinstance(draft.payload, CaseDispatchedPayload)
-    assert draft.payload.deadline == datetime(2026, 3, 9, 3, 30, tzinfo=UTC)  # Monday 11:30
+    monday = datetime(2026, 3, 9, 3, 30, tzinfo=UTC)  # Monday 11:30
+    assert draft.payload.deadline == monday
+    assert draft.payload.deadlines == (Deadline(step=ClockStep.DISPOSAL, due_at=monday),)
 
 
 @pytest.mark.parametrize(
@@ -333,8 +345,24 @@ def test_a_return_is_approved_or_refused_with_the_dispatchers_reason() -> None:
     case = with_department(S.RETURN_REQUESTED, resume_to=S.DISPATCHED)
     approved = decisions.approve_return(case, WithReason(reason="属街道职责"), context())
     refused = decisions.refuse_return(case, WithReason(reason="环卫所职责"), context())
-    assert approved.events == [Draft(ReturnApproved, ReasonPayload(reason="属街道职责"))]
+    # The case waits for 改派 within the ordinary dispatch limit: 30 working minutes.
+    assert approved.events == [
+        Draft(
+            ReturnApproved,
+            TimedReasonPayload(
+                reason="属街道职责",
+                deadlines=(Deadline(step=ClockStep.DISPATCH, due_at=HALF_HOUR_ON),),
+            ),
+        )
+    ]
     assert refused.events == [Draft(ReturnRefused, ReasonPayload(reason="环卫所职责"))]
+
+
+def test_an_approved_return_of_an_urgent_case_is_due_for_redispatch_sooner() -> None:
+    case = with_department(S.RETURN_REQUESTED, resume_to=S.DISPATCHED, urgency=Urgency.URGENT)
+    [draft] = decisions.approve_return(case, WithReason(reason="属街道职责"), context()).events
+    assert isinstance(draft.payload, TimedReasonPayload)
+    assert draft.payload.deadlines == (Deadline(step=ClockStep.DISPATCH, due_at=TEN_MINUTES_ON),)
 
 
 def test_a_returned_case_is_redispatched_to_another_department_with_a_fresh_limit() -> None:
@@ -348,6 +376,7 @@ def test_a_returned_case_is_redispatched_to_another_department_with_a_fresh_limi
                 department_id=STREET_OFFICE,
                 previous_department_id=SANITATION,
                 deadline=FOUR_HOURS_ON,
+                deadlines=(Deadline(step=ClockStep.DISPOSAL, due_at=FOUR_HOURS_ON),),
                 reason="属街道职责",
             ),
         )
@@ -631,7 +660,10 @@ def test_a_failed_check_reopens_the_case_for_the_same_department_from_the_checks
         Draft(
             CaseReopenedForRework,
             CaseReopenedForReworkPayload(
-                department_id=SANITATION, deadline=FOUR_HOURS_ON, reason="垃圾仍在"
+                department_id=SANITATION,
+                deadline=FOUR_HOURS_ON,
+                reason="垃圾仍在",
+                deadlines=(Deadline(step=ClockStep.DISPOSAL, due_at=FOUR_HOURS_ON),),
             ),
         )
     ]
@@ -701,11 +733,55 @@ def test_dispatch_stops_the_dispatch_clock_and_starts_the_disposal_clock() -> No
 
 
 def test_an_approved_return_stops_the_disposal_clock_and_restarts_the_dispatch_clock() -> None:
-    approved = event(ReturnApproved, ReasonPayload(reason="属街道职责"), actor=DISPATCHER)
+    """Towards the deadline the approval carries, not what the time limits give (10:30)."""
+    carried = (Deadline(step=ClockStep.DISPATCH, due_at=LATER),)
+    approved = event(
+        ReturnApproved,
+        TimedReasonPayload(reason="属街道职责", deadlines=carried),
+        actor=DISPATCHER,
+    )
     assert decisions.time(with_department(S.AWAITING_REDISPATCH), approved, REFERENCE) == [
         clock.Stop(ClockStep.DISPOSAL, NOW),
-        clock.Start(ClockStep.DISPATCH, NOW, NOW + timedelta(minutes=30)),
+        clock.Start(ClockStep.DISPATCH, NOW, LATER),
     ]
+
+
+def test_an_approved_return_without_a_deadline_has_its_dispatch_clock_computed() -> None:
+    """A version 1 approval carried no deadline: 30 working minutes, as then."""
+    approved = event(ReturnApproved, TimedReasonPayload(reason="属街道职责"), actor=DISPATCHER)
+    assert decisions.time(with_department(S.AWAITING_REDISPATCH), approved, REFERENCE) == [
+        clock.Stop(ClockStep.DISPOSAL, NOW),
+        clock.Start(ClockStep.DISPATCH, NOW, HALF_HOUR_ON),
+    ]
+
+
+def test_the_approval_decided_is_the_deadline_its_clock_runs_to() -> None:
+    """What approve_return writes, ``time`` reads back: one deadline, decided once."""
+    case = with_department(S.RETURN_REQUESTED, resume_to=S.DISPATCHED)
+    [draft] = decisions.approve_return(case, WithReason(reason="属街道职责"), context()).events
+    assert isinstance(draft.payload, TimedReasonPayload)
+    approved = event(ReturnApproved, draft.payload, actor=DISPATCHER)
+    [_, start] = decisions.time(with_department(S.AWAITING_REDISPATCH), approved, REFERENCE)
+    assert start == clock.Start(ClockStep.DISPATCH, NOW, HALF_HOUR_ON)
+
+
+def test_registration_and_the_city_duty_chiefs_answers_start_the_dispatch_clock_they_carry() -> (
+    None
+):
+    carried = (Deadline(step=ClockStep.DISPATCH, due_at=LATER),)
+    overall = Deadline(step=ClockStep.OVERALL, due_at=LATER + timedelta(days=7))
+    registered_event = registration(deadlines=(*carried, overall))
+    passed_on = event(ForwardingAccepted, ForwardingAcceptedPayload(deadlines=carried))
+    sent_back = event(
+        ForwardingReturned, TimedReasonPayload(reason="属区级问题", deadlines=carried)
+    )
+    assert decisions.time(registered(), registered_event, REFERENCE) == [
+        clock.Start(ClockStep.DISPATCH, REGISTERED_AT, LATER)
+    ]
+    for answer in (passed_on, sent_back):
+        assert decisions.time(registered(), answer, REFERENCE) == [
+            clock.Start(ClockStep.DISPATCH, NOW, LATER)
+        ]
 
 
 def test_rework_restarts_the_disposal_clock_towards_its_deadline() -> None:
@@ -840,7 +916,7 @@ def test_a_forwarded_case_waits_for_the_city_duty_chief_then_for_the_dispatcher(
     [start] = decisions.time(queued, passed_on, REFERENCE)
     assert isinstance(start, clock.Start)
     assert (start.step, start.at) == (ClockStep.DISPATCH, NOW)
-    sent_back = event(ForwardingReturned, ReasonPayload(reason="属区级问题"), at=NOW)
+    sent_back = event(ForwardingReturned, TimedReasonPayload(reason="属区级问题"), at=NOW)
     [restart] = decisions.time(forwarded, sent_back, REFERENCE)
     assert isinstance(restart, clock.Start)
     assert restart.step is ClockStep.DISPATCH
@@ -943,7 +1019,7 @@ def pending(kind: RequestKind) -> DispatchCase:
 @pytest.mark.parametrize(
     ("answer", "kind"),
     [
-        (event(ReturnApproved, ReasonPayload(reason="同意")), RequestKind.RETURN),
+        (event(ReturnApproved, TimedReasonPayload(reason="同意")), RequestKind.RETURN),
         (event(ReturnRefused, ReasonPayload(reason="不同意")), RequestKind.RETURN),
         (event(SuspensionRefused, ReasonPayload(reason="不同意")), RequestKind.SUSPENSION),
         (

@@ -83,6 +83,7 @@ from cityloop_shared.contract.values import (
     CaseLevel,
     Category,
     ClockStep,
+    Deadline,
     GeoPoint,
     Location,
     ReportChannel,
@@ -213,6 +214,16 @@ def dispatch_due(
     """The dispatch time limit (派遣时限) counted from ``start``."""
     limit = runtime.reference.time_limits.limit_for(ClockStep.DISPATCH, GARBAGE, urgency)
     return runtime.reference.calendar.add_working_time(start, limit.duration)
+
+
+def carried(runtime: ServiceRuntime, step: ClockStep, start: datetime, due: datetime) -> Deadline:
+    """The deadline an event carries for ``step``: provisional when the working calendar does
+    not know the official days of a year from ``start`` to ``due`` (the tests run on today's
+    date)."""
+    calendar = runtime.reference.calendar
+    first, last = (moment.astimezone(calendar.zone).year for moment in (start, due))
+    known = all(calendar.covers(year) for year in range(first, last + 1))
+    return Deadline(step=step, due_at=due, provisional=not known)
 
 
 # --- cases as the other stages publish them -----------------------------------------------------
@@ -354,6 +365,7 @@ async def test_dispatch_to_the_suggested_department_starts_the_clock(
         department_id=SANITATION,
         suggested_department_id=SANITATION,
         deadline=deadline,
+        deadlines=(carried(runtime, ClockStep.DISPOSAL, event.occurred_at, deadline),),
         case_number=registered.payload.case_number,
         category=registered.payload.category,
         grid_code=GRID,
@@ -462,8 +474,12 @@ async def test_a_return_is_approved_then_the_case_goes_to_another_department(
     assert queue["pending_decisions"] == []
     [waiting] = queue["awaiting_dispatch"]
     assert (waiting["status"], waiting["department_id"]) == ("awaiting_redispatch", SANITATION)
-    # The department's clock stops; the dispatch clock runs again from the approval.
+    # The department's clock stops; the dispatch clock runs again from the approval, towards
+    # the deadline the approval carries.
     redispatch_due = dispatch_due(runtime, approval.occurred_at)
+    assert approval.payload.deadlines == (
+        carried(runtime, ClockStep.DISPATCH, approval.occurred_at, redispatch_due),
+    )
     assert moment(waiting["dispatch_deadline"]) == redispatch_due
     assert (await clock(runtime, case_id, ClockStep.DISPOSAL)).stopped_at == approval.occurred_at
     dispatch_clock = await clock(runtime, case_id, ClockStep.DISPATCH)
@@ -492,6 +508,9 @@ async def test_a_return_is_approved_then_the_case_goes_to_another_department(
         SANITATION,
     )
     assert event.payload.deadline == disposal_due(runtime, event.occurred_at)
+    assert event.payload.deadlines == (
+        carried(runtime, ClockStep.DISPOSAL, event.occurred_at, event.payload.deadline),
+    )
     disposal_clock = await clock(runtime, case_id, ClockStep.DISPOSAL)
     assert (disposal_clock.started_at, disposal_clock.deadline, disposal_clock.stopped_at) == (
         event.occurred_at,
@@ -790,7 +809,10 @@ async def test_a_failed_check_reopens_the_case_for_the_same_department(
     # The fresh limit counts from when the check failed, whenever dispatch read it.
     deadline = disposal_due(runtime, failed.occurred_at)
     assert rework.payload == CaseReopenedForReworkPayload(
-        department_id=SANITATION, deadline=deadline, reason="垃圾仍在"
+        department_id=SANITATION,
+        deadline=deadline,
+        reason="垃圾仍在",
+        deadlines=(carried(runtime, ClockStep.DISPOSAL, failed.occurred_at, deadline),),
     )
     assert rework.occurred_at == failed.occurred_at
     assert rework.event_id == derived_id(failed.occurred_at, "dispatch", failed.event_id, 0)

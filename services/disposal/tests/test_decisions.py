@@ -25,7 +25,12 @@ from cityloop_disposal.state import TO_DO, DisposalCase, PendingRequest, TaskSta
 from cityloop_disposal.topology import TOPOLOGY
 from cityloop_shared.contract import Actor, CaseEvent, CaseKind, IllegalTransition, Role, Stage
 from cityloop_shared.contract.envelope import Payload
-from cityloop_shared.contract.events.casefile import CaseVoided, CaseVoidedPayload, ReasonPayload
+from cityloop_shared.contract.events.casefile import (
+    CaseVoided,
+    CaseVoidedPayload,
+    ReasonPayload,
+    TimedReasonPayload,
+)
 from cityloop_shared.contract.events.dispatch import (
     CaseDispatched,
     CaseDispatchedPayload,
@@ -304,7 +309,11 @@ def returned() -> DisposalCase:
         decisions.request_return(record, WithReason(reason="不属于本单位职责"), context()),
         T0 + timedelta(hours=1),
     )
-    return folded(dispatch(), asked, made(ReturnApproved, reason("属实"), T0 + timedelta(hours=2)))
+    return folded(
+        dispatch(),
+        asked,
+        made(ReturnApproved, TimedReasonPayload(reason="属实"), T0 + timedelta(hours=2)),
+    )
 
 
 def voided_in_hand() -> DisposalCase:
@@ -561,7 +570,7 @@ def test_a_rework_reopens_the_same_departments_task_and_counts() -> None:
     # A re-dispatch after a rework is the next department's first go.
     asked = own(decisions.request_return(record, WithReason(reason="非本单位"), context()), at)
     record = applied(record, asked)
-    record = applied(record, made(ReturnApproved, reason("属实"), at))
+    record = applied(record, made(ReturnApproved, TimedReasonPayload(reason="属实"), at))
     redispatch = CaseRedispatchedPayload(
         department_id=STREET_2, previous_department_id=STREET_1, deadline=again, reason="改派"
     )

@@ -47,6 +47,7 @@ from cityloop_shared.contract.events.casefile import (
     CaseVoided,
     CaseVoidedPayload,
     ReasonPayload,
+    TimedReasonPayload,
 )
 from cityloop_shared.contract.events.dispatch import (
     CaseDispatched,
@@ -542,7 +543,9 @@ async def test_a_return_request_hands_the_case_to_another_department(
     row = await task(client, street_1, case)
     assert (row["state"], row["pending_request"]) == ("awaiting_acceptance", "return")
 
-    await case.publish(Stage.DISPATCH, ReturnApproved, DISPATCHER, ReasonPayload(reason="核实属实"))
+    await case.publish(
+        Stage.DISPATCH, ReturnApproved, DISPATCHER, TimedReasonPayload(reason="核实属实")
+    )
     returned = await task(client, street_1, case, in_state("returned"), state="returned")
     assert (returned["pending_request"], returned["case_status"]) == (None, "awaiting_redispatch")
     assert await task(client, street_1, case, absent) is None

@@ -7,6 +7,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,7 +20,7 @@ from cityloop_intake.decisions import (
     report,
     report_payload,
 )
-from cityloop_intake.open311.models import service_request, w3c
+from cityloop_intake.open311.models import STATUS_NOTES, service_request, w3c
 from cityloop_intake.state import Report, evolve
 from cityloop_intake.store import NEARBY_METRES, distance_metres
 from cityloop_intake.topology import TOPOLOGY
@@ -47,7 +48,12 @@ from cityloop_shared.contract.events.dispatch import (
     SuspensionResumed,
     SuspensionResumedPayload,
 )
-from cityloop_shared.contract.events.intake import CaseReported, CaseReportedPayload
+from cityloop_shared.contract.events.intake import (
+    CaseReported,
+    CaseReportedPayload,
+    CaseSelfHandled,
+    CaseSelfHandledPayload,
+)
 from cityloop_shared.contract.events.verification import CaseClosed, CaseClosedPayload
 from cityloop_shared.contract.ids import CaseKind, new_id
 from cityloop_shared.contract.lifecycle import CaseStatus, IllegalTransition
@@ -55,6 +61,8 @@ from cityloop_shared.contract.topics import Stage
 from cityloop_shared.contract.values import (
     CaseLevel,
     Category,
+    ClockStep,
+    Deadline,
     GeoPoint,
     Location,
     ReportChannel,
@@ -80,13 +88,15 @@ GRID = "370212003001001"
 SHINAN_POINT = {"lon": 120.33, "lat": 36.05}
 SHINAN_GRID = "370202001001001"
 """市南区's grid that holds SHINAN_POINT."""
+QD = ZoneInfo("Asia/Shanghai")
 NOON = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
-"""Noon in Qingdao."""
+"""Noon in Qingdao, a Wednesday."""
 SUPERVISOR = Actor(id="sv-370212-03", role=Role.FIELD_SUPERVISOR, site=SITE)
 OPERATOR = Actor(id="op-1", role=Role.ACCEPTANCE_OPERATOR, site=SITE)
 OPEN311_CLIENT = Actor(id="open311:test-client", role=Role.PUBLIC, site=SITE)
 CHIEF = Actor(id="chief-1", role=Role.DUTY_CHIEF, site=SITE)
 DISPATCHER = Actor(id="dispatcher-1", role=Role.DISPATCHER, site=SITE)
+LEADER = Actor(id="leader-1", role=Role.LEADER, site=SITE)
 PHOTO = {"uri": "https://media.cityloop.example/p/7.jpg", "media_type": "image/jpeg"}
 
 
@@ -105,7 +115,7 @@ def command(**changes: Any) -> FileReport:
 
 def refusal(body: FileReport, reference: ReferenceData = REFERENCE, site: str = SITE) -> Invalid:
     with pytest.raises(Invalid) as refused:
-        report_payload(body, reference, site)
+        report_payload(body, reference, site, NOON)
     return refused.value
 
 
@@ -126,7 +136,7 @@ def test_supervisor_and_video_reports_must_name_their_category(channel: str) -> 
 
 @pytest.mark.parametrize("channel", ["public", "leader"])
 def test_public_and_leader_reports_may_leave_the_category_to_registration(channel: str) -> None:
-    payload = report_payload(command(channel=channel, category_code=None), REFERENCE, SITE)
+    payload = report_payload(command(channel=channel, category_code=None), REFERENCE, SITE, NOON)
     assert payload.category is None
     assert payload.channel is ReportChannel(channel)
 
@@ -169,7 +179,9 @@ def test_an_ambiguous_category_needs_its_kind() -> None:
     assert refused.kind == "ambiguous_category"
     assert "give the kind" in refused.detail
 
-    named = report_payload(command(category_code="0101", category_kind="event"), four_digit, SITE)
+    named = report_payload(
+        command(category_code="0101", category_kind="event"), four_digit, SITE, NOON
+    )
     assert named.category == Category(standard=standard, kind=CaseKind.EVENT, code="0101")
 
 
@@ -203,7 +215,7 @@ def test_a_point_and_a_grid_that_disagree_are_refused() -> None:
 
 
 def test_a_city_site_takes_reports_of_any_of_its_districts() -> None:
-    payload = report_payload(command(location=SHINAN_POINT), REFERENCE, "370200")
+    payload = report_payload(command(location=SHINAN_POINT), REFERENCE, "370200", NOON)
     assert payload.location.grid_code == SHINAN_GRID
 
 
@@ -211,7 +223,7 @@ def test_a_city_site_takes_reports_of_any_of_its_districts() -> None:
 
 
 def test_the_payload_says_the_report_as_checked() -> None:
-    payload = report_payload(command(external_id="sv-phone-42"), REFERENCE, SITE)
+    payload = report_payload(command(external_id="sv-phone-42"), REFERENCE, SITE, NOON)
     assert payload == CaseReportedPayload(
         channel=ReportChannel.SUPERVISOR,
         category=Category(standard=STANDARD, kind=CaseKind.EVENT, code="06001"),
@@ -221,8 +233,35 @@ def test_the_payload_says_the_report_as_checked() -> None:
         reporter=None,
         external_id="sv-phone-42",
         possible_duplicates=(),
+        # 225 working minutes from noon: the afternoon session opens at 13:30, so 17:15.
+        deadlines=(
+            Deadline(step=ClockStep.ACCEPTANCE, due_at=datetime(2026, 11, 25, 17, 15, tzinfo=QD)),
+        ),
     )
     assert str(payload.attachments[0].uri) == PHOTO["uri"]
+
+
+@pytest.mark.parametrize(
+    ("now", "due_at"),
+    [
+        # Wednesday 09:00 + 225 min: 3 h to noon, 45 min after 13:30.
+        (datetime(2026, 11, 25, 9, 0, tzinfo=QD), datetime(2026, 11, 25, 14, 15, tzinfo=QD)),
+        # Friday 16:00: 90 min left that day, 135 min from Monday 08:30.
+        (datetime(2026, 11, 27, 16, 0, tzinfo=QD), datetime(2026, 11, 30, 10, 45, tzinfo=QD)),
+        # Saturday night: the clock starts on Monday morning.
+        (datetime(2026, 11, 28, 22, 0, tzinfo=QD), datetime(2026, 11, 30, 13, 45, tzinfo=QD)),
+    ],
+)
+def test_the_acceptance_deadline_counts_working_time_from_the_report(
+    now: datetime, due_at: datetime
+) -> None:
+    """受理时限: the same 225 working minutes for any category (and for none), no urgency."""
+    for body in (command(), command(channel="public", category_code=None)):
+        payload = report_payload(body, REFERENCE, SITE, now)
+        assert payload.deadlines == (Deadline(step=ClockStep.ACCEPTANCE, due_at=due_at),)
+        assert payload.due(ClockStep.ACCEPTANCE) == Deadline(
+            step=ClockStep.ACCEPTANCE, due_at=due_at
+        )
 
 
 def test_a_grid_alone_is_taken_as_given_and_a_component_keeps_its_kind() -> None:
@@ -230,6 +269,7 @@ def test_a_grid_alone_is_taken_as_given_and_a_component_keeps_its_kind() -> None
         command(channel="video", category_code="01002", location={"grid_code": "370212001002001"}),
         REFERENCE,
         SITE,
+        NOON,
     )
     assert payload.location == Location(point=None, address=None, grid_code="370212001002001")
     assert payload.category == Category(standard=STANDARD, kind=CaseKind.COMPONENT, code="01002")
@@ -245,6 +285,7 @@ def test_a_public_report_keeps_its_reporter_and_the_hotlines_id() -> None:
         ),
         REFERENCE,
         SITE,
+        NOON,
     )
     assert payload.reporter is not None
     assert (payload.reporter.name, payload.reporter.phone) == ("张三", "13800000000")
@@ -252,14 +293,16 @@ def test_a_public_report_keeps_its_reporter_and_the_hotlines_id() -> None:
 
 
 def test_the_same_report_gives_the_same_payload() -> None:
-    assert report_payload(command(), REFERENCE, SITE) == report_payload(command(), REFERENCE, SITE)
+    assert report_payload(command(), REFERENCE, SITE, NOON) == report_payload(
+        command(), REFERENCE, SITE, NOON
+    )
 
 
 # --- report: the event and the answer --------------------------------------------------------
 
 
 def test_a_report_drafts_one_case_reported_with_its_likely_duplicates() -> None:
-    payload = report_payload(command(), REFERENCE, SITE)
+    payload = report_payload(command(), REFERENCE, SITE, NOON)
     earlier = (UUID(int=1), UUID(int=2))
     decision = report(None, Filing(command(), earlier), context())
     [draft] = decision.events
@@ -275,6 +318,56 @@ def test_a_report_without_duplicates_answers_none() -> None:
     assert decision.answer["grid_code"] == "370212002003001"
     assert decision.answer["possible_duplicates"] == ()
     assert decision == report(None, Filing(by_grid, ()), context())
+
+
+def test_a_supervisors_self_handled_report_opens_and_ends_a_case_at_once() -> None:
+    """自处理: one case.self_handled with what was fixed, where, and the photos of the result;
+    no case.reported, so no acceptance clock starts."""
+    body = command(
+        self_handled=True,
+        category_code="06010",
+        description="暴露垃圾，已当场清理",
+        external_id="sv-phone-43",
+    )
+    decision = report(None, Filing(body, (UUID(int=1),)), context())
+    [draft] = decision.events
+    assert draft.model is CaseSelfHandled
+    assert draft.event_type == "case.self_handled"
+    assert draft.payload == CaseSelfHandledPayload(
+        category=Category(standard=STANDARD, kind=CaseKind.EVENT, code="06010"),
+        description="暴露垃圾，已当场清理",
+        location=Location(point=GeoPoint(**POINT), address="松岭路", grid_code=GRID),
+        attachments=body.attachments,
+        external_id="sv-phone-43",
+    )
+    assert str(draft.payload.attachments[0].uri) == PHOTO["uri"]
+    assert dict(decision.answer) == {"grid_code": GRID, "self_handled": True}
+
+
+def test_a_self_handled_report_is_checked_like_any_report() -> None:
+    with pytest.raises(Invalid) as refused:
+        report(None, Filing(command(self_handled=True, category_code=None), ()), context())
+    assert (refused.value.loc, refused.value.kind) == (
+        ("body", "category_code"),
+        "missing_category",
+    )
+
+
+@pytest.mark.parametrize(
+    ("channel", "actor"), [("video", OPERATOR), ("public", OPERATOR), ("leader", LEADER)]
+)
+def test_only_a_supervisor_reports_a_problem_as_self_handled(channel: str, actor: Actor) -> None:
+    with pytest.raises(Invalid) as refused:
+        report(None, Filing(command(channel=channel, self_handled=True), ()), context(actor))
+    assert refused.value.status_code == 422
+    assert refused.value.loc == ("body", "self_handled")
+    assert refused.value.kind == "self_handled_not_supervisor"
+
+
+def test_a_report_is_not_self_handled_unless_it_says_so() -> None:
+    assert command().self_handled is False
+    [draft] = report(None, Filing(command(), ()), context()).events
+    assert draft.model is CaseReported
 
 
 @pytest.mark.parametrize(
@@ -321,7 +414,7 @@ def test_every_channel_has_a_filer() -> None:
 
 def test_intake_follows_only_what_the_status_of_a_request_needs() -> None:
     assert TOPOLOGY.stage is Stage.INTAKE
-    assert TOPOLOGY.emits_types == {"case.reported"}
+    assert TOPOLOGY.emits_types == {"case.reported", "case.self_handled", "satisfaction.recorded"}
     assert TOPOLOGY.follows_types == {
         "case.registered",
         "case.forwarded_to_city",
@@ -351,7 +444,7 @@ def test_intake_reacts_to_nothing_and_watches_no_clock() -> None:
 
 
 def reported_event(actor: Actor, **changes: Any) -> CaseReported:
-    payload = report_payload(command(**changes), REFERENCE, SITE)
+    payload = report_payload(command(**changes), REFERENCE, SITE, NOON)
     return CaseReported.create(
         case_id=new_id(), site=SITE, actor=actor, payload=payload, previous=None, occurred_at=NOON
     )
@@ -428,6 +521,55 @@ def test_a_report_opens_a_record_of_what_the_reporter_said() -> None:
     assert (record.case_number, record.department_id, record.deadline) == (None, None, None)
     assert record.token is None
     assert evolve(applied(None, reported), reported) == evolve(applied(None, reported), reported)
+
+
+def test_a_self_handled_report_opens_a_record_that_is_already_ended() -> None:
+    body = command(self_handled=True, description="私搭乱建，已当场劝离")
+    [draft] = report(None, Filing(body, ()), context()).events
+    handled = CaseSelfHandled.create(
+        case_id=new_id(),
+        site=SITE,
+        actor=SUPERVISOR,
+        payload=draft.payload,
+        previous=None,
+        occurred_at=NOON,
+    )
+    record = applied(None, handled)
+    assert record.status is CaseStatus.SELF_HANDLED
+    assert (record.channel, record.category_kind, record.category_code) == (
+        ReportChannel.SUPERVISOR,
+        CaseKind.EVENT,
+        "06001",
+    )
+    assert (record.lon, record.lat, record.grid_code) == (POINT["lon"], POINT["lat"], GRID)
+    assert (record.address, record.description) == ("松岭路", "私搭乱建，已当场劝离")
+    assert record.media_url == PHOTO["uri"]
+    assert record.reported_at == NOON
+    assert (record.case_number, record.department_id, record.deadline, record.token) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+def test_every_status_has_a_note_for_the_reporter() -> None:
+    assert set(STATUS_NOTES) == set(CaseStatus)
+
+
+def test_an_open311_client_reads_a_self_handled_report_as_a_closed_request() -> None:
+    [draft] = report(None, Filing(command(self_handled=True), ()), context()).events
+    handled = CaseSelfHandled.create(
+        case_id=new_id(),
+        site=SITE,
+        actor=SUPERVISOR,
+        payload=draft.payload,
+        previous=None,
+        occurred_at=NOON,
+    )
+    request = service_request(REFERENCE, dataclasses.asdict(applied(None, handled)))
+    assert (request["status"], request["status_notes"]) == ("closed", "监督员已当场处置（自处理）")
+    assert (request["service_code"], request["expected_datetime"]) == ("06001", None)
 
 
 def test_only_a_public_actor_gets_a_token() -> None:

@@ -61,7 +61,11 @@ from cityloop_shared.contract.events.disposal import (
     ExtensionRequestedPayload,
     SuspensionRequested,
 )
-from cityloop_shared.contract.events.intake import CaseReported
+from cityloop_shared.contract.events.intake import (
+    CaseReported,
+    CaseSelfHandled,
+    CaseSelfHandledPayload,
+)
 from cityloop_shared.contract.events.verification import (
     CaseClosed,
     CaseClosedPayload,
@@ -70,7 +74,16 @@ from cityloop_shared.contract.events.verification import (
     CheckRequestedPayload,
     CheckResultPayload,
 )
-from cityloop_shared.contract.values import CaseLevel, Category, TimeLimit, TimeUnit
+from cityloop_shared.contract.values import (
+    Attachment,
+    CaseLevel,
+    Category,
+    ClockStep,
+    GeoPoint,
+    Location,
+    TimeLimit,
+    TimeUnit,
+)
 from cityloop_shared.ports.tracker import OWN, Applied
 from cityloop_shared.runtime.service import ServiceRuntime
 
@@ -262,12 +275,20 @@ async def test_each_channel_opens_a_case(intake: Client, auth: Auth, report_of: 
     assert len(events) == 4
     by_channel = {event.payload.channel.value: event for event in events.values()}
     assert set(by_channel) == {"supervisor", "video", "public", "leader"}
+    calendar = runtime.reference.calendar
     for answer in answers:
         event = events[UUID(answer.json()["case_id"])]
         assert event.payload.location.grid_code == answer.json()["grid_code"]
         assert str(event.event_id) == answer.json()["event_id"]
         assert event.sequence == 1
         assert event.causation_id is None
+        # 受理时限: 225 working minutes from the report, whatever the channel or category.
+        [acceptance] = event.payload.deadlines
+        assert (acceptance.step, acceptance.due_at) == (
+            ClockStep.ACCEPTANCE,
+            calendar.add_working_time(event.occurred_at, timedelta(minutes=225)),
+        )
+        assert event.payload.due(ClockStep.ACCEPTANCE) == acceptance
 
     reported = by_channel["supervisor"]
     assert reported.actor == Actor(id=SUPERVISOR, role=Role.FIELD_SUPERVISOR, site=SITE)
@@ -353,6 +374,10 @@ async def test_refusals_open_no_case(intake: Client, auth: Auth) -> None:
         "no description": ({**valid, "description": ""}, "description"),
         "half a point": ({**valid, "location": {"lon": 120.45}}, "location"),
         "unknown field": ({**valid, "urgency": "urgent"}, "urgency"),
+        "self-handled by video": (
+            {**valid, "channel": "video", "self_handled": True},
+            "self_handled",
+        ),
     }
     for case, (body, field) in refused.items():
         headers = operator if body["channel"] == "video" else supervisor
@@ -373,6 +398,50 @@ async def test_refusals_open_no_case(intake: Client, auth: Auth) -> None:
     events = await intake_events(runtime, 1)
     assert [str(event.case_id) for event in events] == [accepted.json()["case_id"]]
     assert await recorded_cases(runtime) == {UUID(accepted.json()["case_id"])}
+
+
+async def test_a_supervisors_self_handled_report_opens_a_case_already_ended(
+    intake: Client, auth: Auth, report_of: ReportOf
+) -> None:
+    """自处理: one case.self_handled, no case.reported, so no acceptance clock anywhere; intake's
+    record of it is ended, and no later report nearby is taken for its duplicate."""
+    client, runtime = intake
+    supervisor = auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR)
+    body: dict[str, Any] = {
+        "channel": "supervisor",
+        "category_code": "06010",
+        "description": "暴露垃圾，已当场清理",
+        "location": {**POINT, "address": "松岭路"},
+        "attachments": [PHOTO],
+    }
+    answer = await post(client, supervisor, **body, self_handled=True)
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["event_type"], answer.json()["grid_code"]) == ("case.self_handled", GRID)
+    assert answer.json()["self_handled"] is True
+
+    records = await topic_records(runtime.settings.kafka.bootstrap_servers, runtime.topic, 1)
+    [handled] = [decode(record.value) for record in records]
+    assert isinstance(handled, CaseSelfHandled)
+    assert str(handled.case_id) == answer.json()["case_id"]
+    assert (handled.sequence, handled.actor.id) == (1, SUPERVISOR)
+    assert handled.payload == CaseSelfHandledPayload(
+        category=Category(standard=STANDARD, kind=CaseKind.EVENT, code="06010"),
+        description="暴露垃圾，已当场清理",
+        location=Location(point=GeoPoint(**POINT), address="松岭路", grid_code=GRID),
+        attachments=(Attachment.model_validate(PHOTO),),
+    )
+    record = await report_of(handled.case_id)
+    assert record is not None
+    assert (record.status, record.channel, record.category_code) == (
+        CaseStatus.SELF_HANDLED,
+        "supervisor",
+        "06010",
+    )
+    assert record.reported_at == handled.occurred_at
+
+    again = await post(client, supervisor, **body)
+    assert again.status_code == 201, again.text
+    assert again.json()["possible_duplicates"] == []
 
 
 async def test_a_resent_report_opens_one_case(intake: Client, auth: Auth) -> None:

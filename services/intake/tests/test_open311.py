@@ -28,6 +28,7 @@ from cityloop_shared.contract.events.casefile import (
     CaseVoided,
     CaseVoidedPayload,
     ReasonPayload,
+    TimedReasonPayload,
     VerificationReported,
     VerificationReportedPayload,
     VerificationRequested,
@@ -635,7 +636,7 @@ async def test_a_forwarded_redispatched_and_voided_request(
     await case.until(f"已派遣至专业部门（案卷号 {CASE_NUMBER}）")
     redispatched = await case.publish(
         (Stage.DISPOSAL, ReturnRequested, DEPARTMENT, ReasonPayload(reason="不属本部门")),
-        (Stage.DISPATCH, ReturnApproved, DISPATCHER, ReasonPayload(reason="同意回退")),
+        (Stage.DISPATCH, ReturnApproved, DISPATCHER, TimedReasonPayload(reason="同意回退")),
         (
             Stage.DISPATCH,
             CaseRedispatched,

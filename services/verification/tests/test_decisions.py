@@ -30,7 +30,13 @@ from cityloop_shared.contract.events.verification import (
 )
 from cityloop_shared.contract.ids import CaseKind, new_id
 from cityloop_shared.contract.lifecycle import CaseState, CaseStatus, IllegalTransition
-from cityloop_shared.contract.values import Attachment, Category, ClockStep, ReportChannel
+from cityloop_shared.contract.values import (
+    Attachment,
+    Category,
+    ClockStep,
+    Deadline,
+    ReportChannel,
+)
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.stage import clocks as clock
 from cityloop_shared.stage.decisions import Conflict, Context, Decision, Draft, Forbidden
@@ -354,10 +360,18 @@ def after_feedback(at: datetime = WEDNESDAY_9, **facts: Any) -> tuple[CheckCase,
 def test_feedback_sends_the_grids_supervisor_due_within_the_check_limit(
     at: datetime, due_at: datetime
 ) -> None:
-    """The demo city's check limit is one working hour, counted from the feedback."""
+    """The demo city's check limit is one working hour, counted from the feedback; the task
+    carries it as its due time and as the check step's deadline."""
     case, forwarded = after_feedback(at)
     assert decisions.react(case, forwarded, REFERENCE) == [
-        Draft(CheckRequested, CheckRequestedPayload(supervisor_id=SUPERVISOR, due_at=due_at))
+        Draft(
+            CheckRequested,
+            CheckRequestedPayload(
+                supervisor_id=SUPERVISOR,
+                due_at=due_at,
+                deadlines=(Deadline(step=ClockStep.CHECK, due_at=due_at),),
+            ),
+        )
     ]
 
 
@@ -371,8 +385,11 @@ def test_the_check_task_is_the_same_for_the_same_feedback() -> None:
 def test_each_grid_has_its_own_supervisor() -> None:
     case, forwarded = after_feedback(grid_code="370212001001001")
     [draft] = decisions.react(case, forwarded, REFERENCE)
+    due_at = datetime(2026, 11, 25, 10, 0, tzinfo=BEIJING)
     assert draft.payload == CheckRequestedPayload(
-        supervisor_id="sv-370212-01", due_at=datetime(2026, 11, 25, 10, 0, tzinfo=BEIJING)
+        supervisor_id="sv-370212-01",
+        due_at=due_at,
+        deadlines=(Deadline(step=ClockStep.CHECK, due_at=due_at),),
     )
 
 

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 
 from cityloop_shared.contract import EVENT_TYPES, Stage, UndecodableEvent, decode, encode, redact
 from cityloop_shared.contract.codec import Upcasters
+from cityloop_shared.contract.events.casefile import CaseRegistered
+from cityloop_shared.contract.events.deadlines import LIFTED_FROM_V1
+from cityloop_shared.contract.events.dispatch import CaseDispatched
 from cityloop_shared.contract.events.intake import CaseReported
+from cityloop_shared.contract.events.verification import CheckRequested
 from cityloop_shared.contract.examples import PAYLOADS, example_event
 from cityloop_shared.contract.schemas import event_schema, render, schema_file_name
+from cityloop_shared.contract.values import ClockStep, Deadline
 
 ALL_TYPES = sorted(EVENT_TYPES)
 SCHEMA_DIR = Path(__file__).parents[3] / "docs" / "schemas"
@@ -75,9 +81,9 @@ def test_occurred_at_must_carry_a_timezone() -> None:
 
 
 def test_upcasters_lift_an_old_version_before_validation() -> None:
-    upcasters = Upcasters(current_versions={"case.reported": 2})
+    upcasters = Upcasters(current_versions={"case.reported": 3})
 
-    @upcasters.register("case.reported", from_version=1)
+    @upcasters.register("case.reported", from_version=2)
     def rename_text(raw: dict[str, object]) -> dict[str, object]:
         payload = dict(raw["payload"])  # type: ignore[call-overload]
         payload["description"] = payload.pop("text")
@@ -88,17 +94,17 @@ def test_upcasters_lift_an_old_version_before_validation() -> None:
     event = decode(json.dumps(old), upcasters)
     assert isinstance(event, CaseReported)
     assert event.payload.description == PAYLOADS["case.reported"]["description"]
-    assert event.schema_version == 2
+    assert event.schema_version == 3
 
     with pytest.raises(UndecodableEvent, match="no upcaster"):
-        decode(json.dumps(old), Upcasters(current_versions={"case.reported": 2}))
+        decode(json.dumps(old), Upcasters(current_versions={"case.reported": 3}))
 
 
 def test_an_old_version_the_current_model_also_reads_is_lifted_all_the_same() -> None:
-    """Version 1 still fits the model of version 2, but meant something else: it is lifted."""
-    upcasters = Upcasters(current_versions={"case.reported": 2})
+    """Version 2 still fits the model of version 3, but meant something else: it is lifted."""
+    upcasters = Upcasters(current_versions={"case.reported": 3})
 
-    @upcasters.register("case.reported", from_version=1)
+    @upcasters.register("case.reported", from_version=2)
     def quote_the_reporter(raw: dict[str, object]) -> dict[str, object]:
         payload = dict(raw["payload"])  # type: ignore[call-overload]
         payload["description"] = f"“{payload['description']}”"
@@ -107,7 +113,7 @@ def test_an_old_version_the_current_model_also_reads_is_lifted_all_the_same() ->
     event = decode(encode(example_event("case.reported")), upcasters)
     assert isinstance(event, CaseReported)
     assert event.payload.description == f"“{PAYLOADS['case.reported']['description']}”"
-    assert event.schema_version == 2
+    assert event.schema_version == 3
 
 
 class CountedUpcasters(Upcasters):
@@ -123,12 +129,12 @@ class CountedUpcasters(Upcasters):
 
 
 def test_a_type_with_nothing_to_lift_skips_the_upcasters_of_another() -> None:
-    upcasters = CountedUpcasters(current_versions={"case.reported": 2})
-    upcasters.register("case.reported", from_version=1)(lambda raw: raw)
+    upcasters = CountedUpcasters(current_versions={"case.reported": 3})
+    upcasters.register("case.reported", from_version=2)(lambda raw: raw)
     closed = example_event("case.closed")
     assert decode(encode(closed), upcasters) == closed
     assert upcasters.asked == []
-    assert decode(encode(example_event("case.reported")), upcasters).schema_version == 2
+    assert decode(encode(example_event("case.reported")), upcasters).schema_version == 3
     assert upcasters.asked == ["case.reported"]
 
 
@@ -141,3 +147,42 @@ def test_redaction_removes_personal_data_only() -> None:
     assert "13800000000" not in encode(redacted).decode()
     closed = example_event("case.closed")
     assert redact(closed) is closed
+
+
+def v1(event_type: str, **payload_changes: object) -> dict[str, Any]:
+    """The example of an event type as version 1 wrote it: no ``deadlines``."""
+    raw = json.loads(encode(example_event(event_type)))
+    raw["schema_version"] = 1
+    del raw["payload"]["deadlines"]
+    raw["payload"].update(payload_changes)
+    return raw
+
+
+def test_a_v1_dispatch_has_its_one_deadline_lifted_into_the_list() -> None:
+    raw = v1("case.dispatched")
+    event = decode(json.dumps(raw))
+    assert isinstance(event, CaseDispatched)
+    assert event.schema_version == 2
+    assert event.payload.deadlines == (
+        Deadline(step=ClockStep.DISPOSAL, due_at=event.payload.deadline),
+    )
+
+
+def test_a_v1_check_without_a_due_time_lifts_to_no_deadline() -> None:
+    event = decode(json.dumps(v1("check.requested", due_at=None)))
+    assert isinstance(event, CheckRequested)
+    assert (event.schema_version, event.payload.deadlines) == (2, ())
+
+
+def test_a_v1_registration_lifts_with_its_deadlines_unknown() -> None:
+    event = decode(json.dumps(v1("case.registered")))
+    assert isinstance(event, CaseRegistered)
+    assert (event.schema_version, event.payload.deadlines) == (2, ())
+    assert event.payload.due(ClockStep.DISPATCH) is None
+
+
+@pytest.mark.parametrize("event_type", sorted(LIFTED_FROM_V1))
+def test_every_timed_type_reads_its_v1_records(event_type: str) -> None:
+    event = decode(json.dumps(v1(event_type)))
+    assert event.event_type == event_type
+    assert event.schema_version == 2

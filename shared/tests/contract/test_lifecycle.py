@@ -96,7 +96,12 @@ def _check_history(history: list[str]) -> None:
     """The rules of the lifecycle, stated over an accepted history rather than the table."""
     # A district's history opens with the report; the city's of a forwarded case with the
     # forwarding, for the city's stages meet the case there.
-    assert history[0] in {"case.reported", "case.forwarded_to_city"}
+    # A self-handled report (自处理) opens and ends its case: nothing follows it.
+    assert history[0] in {"case.reported", "case.forwarded_to_city", "case.self_handled"}
+    if history[0] == "case.self_handled":
+        assert len(history) == 1
+        return
+    assert "case.self_handled" not in history
     at_city = history[0] == "case.forwarded_to_city"
     assert history.count("case.reported") == (0 if at_city else 1)
     for index, event_type in enumerate(history):

@@ -19,10 +19,12 @@ from cityloop_shared.reference import (
     load_calendar,
 )
 from cityloop_shared.reference.bundle import DEMO_CITY
+from cityloop_shared.reference.calendar import BeyondCoverage, CalendarNotCovered
 
 Write = Callable[[str, str], Path]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CALENDAR = WorkingCalendar()
+REFUSING = WorkingCalendar(beyond_official_years=BeyondCoverage.REFUSE)
 
 
 def at(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -182,6 +184,89 @@ def test_coverage_names_the_years_known_and_whether_this_and_next_are() -> None:
     assert listed.coverage(date(2027, 6, 1)).covered_years[-2:] == (2026, 2027)
 
 
+def test_by_default_a_year_not_covered_counts_weekdays_and_is_provisional() -> None:
+    assert CALENDAR.beyond_official_years is BeyondCoverage.WEEKDAYS
+    assert not CALENDAR.covers(2027)
+    # Friday 31 December 2027, then Monday 3 January 2028: no official day of either is known.
+    assert CALENDAR.add_working_time(at(2027, 12, 31, 17), hours(1)) == at(2028, 1, 3, 9)
+    assert CALENDAR.add_working_time(at(2027, 12, 31, 10), days(1)) == at(2028, 1, 3, 10)
+    assert CALENDAR.working_time_between(at(2027, 12, 31, 17), at(2028, 1, 3, 9)) == hours(1)
+
+    assert CALENDAR.provisional(at(2027, 12, 31, 17), at(2028, 1, 3, 9))
+    # Reaching into the next year, not yet covered, is enough.
+    assert CALENDAR.provisional(at(2026, 12, 31, 17), at(2027, 1, 4, 9))
+    assert CALENDAR.provisional(at(2027, 1, 4, 9), at(2026, 12, 31, 17))
+    assert not CALENDAR.provisional(at(2026, 9, 30, 16, 30), at(2026, 10, 8, 11, 30))
+    assert not CALENDAR.provisional(at(2025, 12, 31, 17), at(2026, 1, 5, 9))
+
+
+def test_provisional_goes_by_local_dates_and_the_operator_s_years() -> None:
+    new_year = datetime(2026, 12, 31, 16, 30, tzinfo=UTC)  # 1 January 00:30 in Shanghai
+
+    assert CALENDAR.provisional(new_year, new_year)
+    listed = WorkingCalendar(official_years={2027: OfficialYear()})
+    assert not listed.provisional(new_year, new_year)
+    assert listed.provisional(at(2026, 6, 1, 9), at(2028, 1, 3, 9))
+    with pytest.raises(ValueError, match="has no timezone"):
+        CALENDAR.provisional(datetime(2026, 6, 8, 10), at(2026, 6, 8, 11))
+
+
+def test_refuse_names_the_year_not_covered() -> None:
+    with pytest.raises(CalendarNotCovered) as refused:
+        REFUSING.add_working_time(at(2026, 12, 31, 17), hours(1))
+
+    assert refused.value.years == (2027,)
+    assert str(refused.value) == (
+        "the working calendar does not cover 2027: add its official holidays and "
+        "make-up working days under official_years in calendar.yaml, or set "
+        "beyond_official_years: weekdays"
+    )
+    assert isinstance(refused.value, LookupError)
+
+
+def test_refuse_raises_wherever_the_span_touches_a_year_not_covered() -> None:
+    inside = at(2026, 6, 8, 10)
+    beyond = at(2028, 3, 1, 10)
+
+    with pytest.raises(CalendarNotCovered) as start_beyond:
+        REFUSING.add_working_time(beyond, timedelta())
+    assert start_beyond.value.years == (2028,)
+    with pytest.raises(CalendarNotCovered):
+        REFUSING.add_working_time(at(2026, 12, 31, 10), days(1))
+    with pytest.raises(CalendarNotCovered) as between:
+        REFUSING.working_time_between(inside, beyond)
+    assert between.value.years == (2027, 2028)
+    assert "2027, 2028: add their official holidays" in str(between.value)
+    with pytest.raises(CalendarNotCovered):
+        REFUSING.working_time_between(beyond, inside)
+    with pytest.raises(CalendarNotCovered):
+        REFUSING.is_working_day(date(2028, 3, 1))
+    # An extra day listed in a year does not make the year known.
+    listed_day = REFUSING.model_copy(update={"extra_holidays": frozenset({date(2028, 3, 1)})})
+    with pytest.raises(CalendarNotCovered):
+        listed_day.is_working_day(date(2028, 3, 1))
+
+
+def test_refuse_computes_as_usual_within_the_years_covered() -> None:
+    assert REFUSING.add_working_time(at(2026, 9, 30, 16, 30), hours(4)) == at(2026, 10, 8, 11, 30)
+    assert REFUSING.working_time_between(at(2026, 9, 30, 17), at(2026, 10, 8, 9)) == hours(1)
+    assert REFUSING.add_working_time(at(2026, 9, 30, 10), days(3)) == at(2026, 10, 10, 10)
+    assert REFUSING.is_working_day(date(2026, 10, 10))
+    listed = REFUSING.model_copy(update={"official_years": {2027: OfficialYear()}})
+    assert listed.add_working_time(at(2026, 12, 31, 17), hours(1)) == at(2027, 1, 1, 9)
+
+
+def test_the_policy_is_read_from_calendar_yaml(write: Write) -> None:
+    refusing = load_calendar(write("calendar.yaml", "beyond_official_years: refuse\n"))
+    weekdays = load_calendar(write("calendar.yaml", "beyond_official_years: weekdays\n"))
+
+    assert refusing.beyond_official_years is BeyondCoverage.REFUSE
+    assert refusing == REFUSING
+    assert weekdays == CALENDAR
+    with pytest.raises(CalendarNotCovered):
+        refusing.is_working_day(date(2099, 1, 5))
+
+
 def test_configured_working_hours() -> None:
     calendar = WorkingCalendar(working_hours=(WorkingSession(start=time(9), end=time(17)),))
 
@@ -240,6 +325,10 @@ def test_the_demo_calendar_is_the_default_one() -> None:
         (
             "official_years:\n  2027: {holidays: [2027-02-06], working_days: [2027-02-06]}\n",
             "calendar.yaml: official_years: 2027 lists 2027-02-06 as holiday and working day",
+        ),
+        (
+            "beyond_official_years: guess\n",
+            "calendar.yaml: beyond_official_years 'guess': input should be 'weekdays' or 'refuse'",
         ),
     ],
 )

@@ -26,6 +26,7 @@ from cityloop_shared.contract.events.casefile import (
     ForwardingAcceptedPayload,
     ForwardingReturned,
     ReasonPayload,
+    TimedReasonPayload,
     VerificationReported,
     VerificationReportedPayload,
     VerificationRequested,
@@ -34,6 +35,7 @@ from cityloop_shared.contract.events.casefile import (
     VoidRefusedPayload,
     VoidRequested,
 )
+from cityloop_shared.contract.events.deadlines import Timed
 from cityloop_shared.contract.events.intake import CaseReported
 from cityloop_shared.contract.ids import CaseKind, case_number
 from cityloop_shared.contract.lifecycle import CaseStatus, LifecycleView
@@ -43,6 +45,7 @@ from cityloop_shared.contract.values import (
     CaseLevel,
     Category,
     ClockStep,
+    Deadline,
     Reason,
     ReportChannel,
     Urgency,
@@ -51,6 +54,7 @@ from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.reference.categories import Category as DictionaryCategory
 from cityloop_shared.reference.lookup import known_category
 from cityloop_shared.stage import clocks as clock
+from cityloop_shared.stage.deadlines import due_at, step_deadline
 from cityloop_shared.stage.decisions import (
     Command,
     Conflict,
@@ -119,7 +123,10 @@ def accept(case: CaseFile, command: Accept, ctx: Context) -> Decision:
     """受理: public reports are verified on site first, unless the operator says otherwise."""
     public = case.channel is ReportChannel.PUBLIC
     needs = public if command.needs_verification is None else command.needs_verification
-    payload = CaseAcceptedPayload(needs_verification=needs, urgency=command.urgency)
+    deadlines = () if needs else (_registration(case, ctx.now, ctx.reference, command.urgency),)
+    payload = CaseAcceptedPayload(
+        needs_verification=needs, urgency=command.urgency, deadlines=deadlines
+    )
     return Decision([Draft(CaseAccepted, payload)], {"case_number": case.case_number})
 
 
@@ -127,11 +134,13 @@ def request_verification(case: CaseFile, command: RequestVerification, ctx: Cont
     """核实任务: the grid's supervisor is sent to confirm a public report."""
     ctx.require(case, VerificationRequested)
     supervisor_id = command.supervisor_id or _grid_supervisor(case, ctx.reference)
-    due_at = _deadline(case, ClockStep.VERIFICATION, ctx.now, ctx.reference)
-    payload = VerificationRequestedPayload(supervisor_id=supervisor_id, due_at=due_at)
+    due = _deadline(case, ClockStep.VERIFICATION, ctx.now, ctx.reference)
+    payload = VerificationRequestedPayload(
+        supervisor_id=supervisor_id, due_at=due.due_at, deadlines=(due,)
+    )
     return Decision(
         [Draft(VerificationRequested, payload)],
-        {"case_number": case.case_number, "supervisor_id": supervisor_id, "due_at": due_at},
+        {"case_number": case.case_number, "supervisor_id": supervisor_id, "due_at": due.due_at},
     )
 
 
@@ -140,7 +149,10 @@ def report_verification(case: CaseFile, command: ReportVerification, ctx: Contex
     if case.verifier_id is not None and case.verifier_id != ctx.actor.id:
         raise Forbidden(f"the verification task went to supervisor {case.verifier_id}")
     payload = VerificationReportedPayload(
-        confirmed=command.confirmed, remarks=command.remarks, attachments=command.attachments
+        confirmed=command.confirmed,
+        remarks=command.remarks,
+        attachments=command.attachments,
+        deadlines=(_registration(case, ctx.now, ctx.reference),),
     )
     return Decision([Draft(VerificationReported, payload)], {"case_number": case.case_number})
 
@@ -173,6 +185,11 @@ def register(case: CaseFile, registration: Registration, ctx: Context) -> Decisi
         ctx.site, category.kind, category.code, registration.day, registration.sequence
     )
     assert case.grid_code is not None, "a reported case has a grid"
+    next_step = ClockStep.FORWARDING if _forwarded(command.level, ctx.site) else ClockStep.DISPATCH
+    deadlines = tuple(
+        step_deadline(step, ctx.now, category.code, urgency, ctx.reference)
+        for step in (next_step, ClockStep.OVERALL)
+    )
     payload = CaseRegisteredPayload(
         case_number=number,
         category=Category(standard=category.standard, kind=category.kind, code=category.code),
@@ -181,6 +198,7 @@ def register(case: CaseFile, registration: Registration, ctx: Context) -> Decisi
         urgency=urgency,
         time_limit=limit.as_time_limit(),
         channel=case.channel,
+        deadlines=deadlines,
     )
     return Decision([Draft(CaseRegistered, payload)], {"case_number": number})
 
@@ -240,6 +258,7 @@ def forward_to_city(case: CaseFile, command: WithReason, ctx: Context) -> Decisi
         urgency=case.urgency,
         time_limit=limit.as_time_limit(),
         channel=case.channel,
+        deadlines=(_deadline(case, ClockStep.CITY_ACCEPTANCE, ctx.now, ctx.reference),),
     )
     return Decision([Draft(CaseForwardedToCity, payload)], {"case_number": case.case_number})
 
@@ -247,14 +266,20 @@ def forward_to_city(case: CaseFile, command: WithReason, ctx: Context) -> Decisi
 def accept_forwarding(case: CaseFile, command: Remarks, ctx: Context) -> Decision:
     """批转: the city duty chief (市值班长) passes a forwarded case to the city command centre."""
     _at_the_city(ctx)
-    payload = ForwardingAcceptedPayload(remarks=command.remarks)
+    payload = ForwardingAcceptedPayload(
+        remarks=command.remarks,
+        deadlines=(_deadline(case, ClockStep.DISPATCH, ctx.now, ctx.reference),),
+    )
     return Decision([Draft(ForwardingAccepted, payload)], {"case_number": case.case_number})
 
 
 def return_forwarding(case: CaseFile, command: WithReason, ctx: Context) -> Decision:
     """退回: the city duty chief sends a forwarded case back to its district, with the reason."""
     _at_the_city(ctx)
-    payload = ReasonPayload(reason=command.reason)
+    payload = TimedReasonPayload(
+        reason=command.reason,
+        deadlines=(_deadline(case, ClockStep.DISPATCH, ctx.now, ctx.reference),),
+    )
     return Decision([Draft(ForwardingReturned, payload)], {"case_number": case.case_number})
 
 
@@ -269,40 +294,33 @@ def time(case: CaseFile, event: CaseEvent, reference: ReferenceData) -> Sequence
     verification), on the limit for the case's urgency."""
     at = event.occurred_at
     match event:
-        case CaseReported():
-            return [
-                clock.Start(
-                    ClockStep.ACCEPTANCE, at, _deadline(case, ClockStep.ACCEPTANCE, at, reference)
-                )
-            ]
+        case CaseReported(payload=p):
+            return [_start(case, ClockStep.ACCEPTANCE, at, p, reference)]
         case CaseAccepted(payload=p):
             stop: list[clock.ClockChange] = [clock.Stop(ClockStep.ACCEPTANCE, at)]
-            return (
-                stop if p.needs_verification else [*stop, _registration_clock(case, at, reference)]
-            )
+            if p.needs_verification:
+                return stop
+            return [*stop, _start(case, ClockStep.REGISTRATION, at, p, reference)]
         case VerificationRequested(payload=p) if p.due_at is not None:
             return [clock.Start(ClockStep.VERIFICATION, at, p.due_at)]
-        case VerificationReported():
+        case VerificationReported(payload=p):
             return [
                 clock.Stop(ClockStep.VERIFICATION, at),
-                _registration_clock(case, at, reference),
+                _start(case, ClockStep.REGISTRATION, at, p, reference),
             ]
-        case CaseRegistered(payload=p) if p.level is CaseLevel.CITY:
+        case CaseRegistered(payload=p) if _forwarded(p.level, event.site):
             # Registered as a city department's: the district forwards it, or it shows red.
             return [
                 clock.Stop(ClockStep.REGISTRATION, at),
-                clock.Start(
-                    ClockStep.FORWARDING, at, _deadline(case, ClockStep.FORWARDING, at, reference)
-                ),
+                _start(case, ClockStep.FORWARDING, at, p, reference),
             ]
         case CaseRegistered():
             return [clock.Stop(ClockStep.REGISTRATION, at)]
-        case CaseForwardedToCity():
+        case CaseForwardedToCity(payload=p):
             # The district's clock stops; the city duty chief's starts (each site keeps its own).
-            deadline = _deadline(case, ClockStep.CITY_ACCEPTANCE, at, reference)
             return [
                 clock.Stop(ClockStep.FORWARDING, at),
-                clock.Start(ClockStep.CITY_ACCEPTANCE, at, deadline),
+                _start(case, ClockStep.CITY_ACCEPTANCE, at, p, reference),
             ]
         case ForwardingAccepted() | ForwardingReturned():
             return [clock.Stop(ClockStep.CITY_ACCEPTANCE, at)]
@@ -320,17 +338,33 @@ _OWN_STEPS = (
 )
 
 
-def _registration_clock(case: CaseFile, at: datetime, reference: ReferenceData) -> clock.Start:
+def _forwarded(level: CaseLevel, site: str) -> bool:
+    """A district forwards a case registered as a city department's (转市级); at the city, and
+    for a district's own case, dispatch follows registration."""
+    return level is CaseLevel.CITY and site_level(site) is SiteLevel.DISTRICT
+
+
+def _start(
+    case: CaseFile, step: ClockStep, at: datetime, payload: Timed, reference: ReferenceData
+) -> clock.Start:
+    """The step's clock towards the deadline the event carries (computed for a v1 event)."""
     return clock.Start(
-        ClockStep.REGISTRATION, at, _deadline(case, ClockStep.REGISTRATION, at, reference)
+        step, at, due_at(payload, step, lambda: _deadline(case, step, at, reference).due_at)
+    )
+
+
+def _registration(
+    case: CaseFile, start: datetime, reference: ReferenceData, urgency: Urgency | None = None
+) -> Deadline:
+    return step_deadline(
+        ClockStep.REGISTRATION, start, case.category_code, urgency or case.urgency, reference
     )
 
 
 def _deadline(
     case: CaseFile, step: ClockStep, start: datetime, reference: ReferenceData
-) -> datetime:
-    limit = reference.time_limits.limit_for(step, case.category_code or "*", case.urgency)
-    return reference.calendar.add_working_time(start, limit.duration)
+) -> Deadline:
+    return step_deadline(step, start, case.category_code, case.urgency, reference)
 
 
 def _grid_supervisor(case: CaseFile, reference: ReferenceData) -> str:

@@ -24,7 +24,7 @@ from cityloop_shared.contract.events.dispatch import (
     ExtensionDecided,
     SuspensionResumed,
 )
-from cityloop_shared.contract.events.intake import CaseReported
+from cityloop_shared.contract.events.intake import CaseReported, CaseSelfHandled
 from cityloop_shared.contract.events.time_limits import TimeLimitOverdue
 from cityloop_shared.contract.events.verification import CaseClosed
 from cityloop_shared.contract.ids import CaseKind
@@ -73,6 +73,15 @@ def evolve(case: CaseFile, event: CaseEvent) -> CaseFile:
                 channel=p.channel,
                 category_kind=p.category.kind if p.category else None,
                 category_code=p.category.code if p.category else None,
+                grid_code=p.location.grid_code,
+                reported_at=event.occurred_at,
+            )
+        case CaseSelfHandled(payload=p):
+            return replace(
+                case,
+                channel=ReportChannel.SUPERVISOR,
+                category_kind=p.category.kind,
+                category_code=p.category.code,
                 grid_code=p.location.grid_code,
                 reported_at=event.occurred_at,
             )

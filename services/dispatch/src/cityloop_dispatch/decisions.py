@@ -20,7 +20,9 @@ from cityloop_shared.contract.events.casefile import (
     ForwardingAccepted,
     ForwardingReturned,
     ReasonPayload,
+    TimedReasonPayload,
 )
+from cityloop_shared.contract.events.deadlines import Timed
 from cityloop_shared.contract.events.dispatch import (
     CaseDispatched,
     CaseDispatchedPayload,
@@ -44,11 +46,20 @@ from cityloop_shared.contract.events.dispatch import (
 )
 from cityloop_shared.contract.events.disposal import DisposalCompleted
 from cityloop_shared.contract.events.verification import CheckFailed
-from cityloop_shared.contract.values import ClockStep, DepartmentId, Reason, Text, TimeUnit
+from cityloop_shared.contract.values import (
+    ClockStep,
+    Deadline,
+    DepartmentId,
+    Reason,
+    Text,
+    TimeUnit,
+)
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.reference.departments import Department
 from cityloop_shared.reference.durations import WorkingDuration
 from cityloop_shared.stage import clocks as clock
+from cityloop_shared.stage.deadlines import deadline as deadline_after
+from cityloop_shared.stage.deadlines import due_at, step_deadline
 from cityloop_shared.stage.decisions import (
     Command,
     Conflict,
@@ -98,11 +109,13 @@ def dispatch(case: DispatchCase, command: Dispatch, ctx: Context) -> Decision:
     ctx.require(case, CaseDispatched)
     suggested = suggested_department(case.category_code, case.grid_code, ctx.reference)
     department = _department(ctx, command.department_id or suggested)
-    deadline = disposal_deadline(case, ctx.now, ctx.reference)
+    due = disposal_deadline(case, ctx.now, ctx.reference)
+    deadline = due.due_at
     payload = CaseDispatchedPayload(
         department_id=department.id,
         suggested_department_id=suggested,
         deadline=deadline,
+        deadlines=(due,),
         instructions=command.instructions,
         case_number=case.case_number,
         category=case.category,
@@ -117,7 +130,10 @@ def dispatch(case: DispatchCase, command: Dispatch, ctx: Context) -> Decision:
 
 def approve_return(case: DispatchCase, command: WithReason, ctx: Context) -> Decision:
     """回退 approved: the department's clock stops and the case waits for 改派."""
-    return Decision([Draft(ReturnApproved, ReasonPayload(reason=command.reason))])
+    due = dispatch_deadline(case, ctx.now, ctx.reference)
+    return Decision(
+        [Draft(ReturnApproved, TimedReasonPayload(reason=command.reason, deadlines=(due,)))]
+    )
 
 
 def refuse_return(case: DispatchCase, command: WithReason, ctx: Context) -> Decision:
@@ -134,11 +150,13 @@ def redispatch(case: DispatchCase, command: Redispatch, ctx: Context) -> Decisio
         raise _invalid_department(
             f"{department.id} returned the case: re-dispatch it to another department"
         )
-    deadline = disposal_deadline(case, ctx.now, ctx.reference)
+    due = disposal_deadline(case, ctx.now, ctx.reference)
+    deadline = due.due_at
     payload = CaseRedispatchedPayload(
         department_id=department.id,
         previous_department_id=previous,
         deadline=deadline,
+        deadlines=(due,),
         reason=command.reason,
     )
     return Decision(
@@ -234,10 +252,12 @@ def react(case: DispatchCase, event: CaseEvent, reference: ReferenceData) -> Seq
             return [Draft(FeedbackForwarded, forwarded)]
         case CheckFailed(payload=p) if case.department_id is not None:
             # 返工: back to the department that handled it, never another, with a fresh limit.
+            due = disposal_deadline(case, event.occurred_at, reference)
             reopened = CaseReopenedForReworkPayload(
                 department_id=case.department_id,
-                deadline=disposal_deadline(case, event.occurred_at, reference),
+                deadline=due.due_at,
                 reason=p.reason,
+                deadlines=(due,),
             )
             return [Draft(CaseReopenedForRework, reopened)]
     return []
@@ -252,8 +272,12 @@ def time(
     dispatch to the department's report, paused while suspended."""
     at = event.occurred_at
     match event:
-        case CaseRegistered() | ForwardingAccepted() | ForwardingReturned():
-            return [clock.Start(ClockStep.DISPATCH, at, dispatch_deadline(case, at, reference))]
+        case (
+            CaseRegistered(payload=p)
+            | ForwardingAccepted(payload=p)
+            | ForwardingReturned(payload=p)
+        ):
+            return [_dispatch_clock(case, at, p, reference)]
         case CaseForwardedToCity():
             return [clock.Stop(ClockStep.DISPATCH, at)]
         case CaseDispatched(payload=p) | CaseRedispatched(payload=p):
@@ -263,12 +287,8 @@ def time(
             ]
         case CaseReopenedForRework(payload=p):
             return [clock.Start(ClockStep.DISPOSAL, at, p.deadline)]
-        case ReturnApproved():
-            deadline = dispatch_deadline(case, at, reference)
-            return [
-                clock.Stop(ClockStep.DISPOSAL, at),
-                clock.Start(ClockStep.DISPATCH, at, deadline),
-            ]
+        case ReturnApproved(payload=p):
+            return [clock.Stop(ClockStep.DISPOSAL, at), _dispatch_clock(case, at, p, reference)]
         case ExtensionDecided(payload=p) if p.approved:
             return [clock.Move(ClockStep.DISPOSAL, p.deadline)]
         case SuspensionApproved():
@@ -282,6 +302,15 @@ def time(
     return []
 
 
+def _dispatch_clock(
+    case: DispatchCase, at: datetime, payload: Timed, reference: ReferenceData
+) -> clock.Start:
+    deadline = due_at(
+        payload, ClockStep.DISPATCH, lambda: dispatch_deadline(case, at, reference).due_at
+    )
+    return clock.Start(ClockStep.DISPATCH, at, deadline)
+
+
 # --- what the decisions count with ------------------------------------------------------------
 def suggested_department(
     category_code: str | None, grid_code: str | None, reference: ReferenceData
@@ -293,22 +322,19 @@ def suggested_department(
     return found.id if found else None
 
 
-def dispatch_deadline(case: DispatchCase, start: datetime, reference: ReferenceData) -> datetime:
+def dispatch_deadline(case: DispatchCase, start: datetime, reference: ReferenceData) -> Deadline:
     """When the case must be (re-)dispatched (派遣时限), counted from ``start``."""
-    limit = reference.time_limits.limit_for(
-        ClockStep.DISPATCH, case.category_code or "*", case.urgency
-    )
-    return reference.calendar.add_working_time(start, limit.duration)
+    return step_deadline(ClockStep.DISPATCH, start, case.category_code, case.urgency, reference)
 
 
-def disposal_deadline(case: DispatchCase, start: datetime, reference: ReferenceData) -> datetime:
+def disposal_deadline(case: DispatchCase, start: datetime, reference: ReferenceData) -> Deadline:
     """The case's disposal time limit counted on the working calendar from ``start``."""
     if case.time_limit_amount is None or case.time_limit_unit is None:
         raise Conflict(f"case {case.case_id} has no disposal time limit: it was not registered")
     limit = WorkingDuration(
         unit=TimeUnit(case.time_limit_unit), amount=Decimal(case.time_limit_amount)
     )
-    return reference.calendar.add_working_time(start, limit)
+    return deadline_after(ClockStep.DISPOSAL, start, limit, reference)
 
 
 def _department(ctx: Context, department_id: str | None) -> Department:

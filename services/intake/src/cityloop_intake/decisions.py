@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Self
 from uuid import UUID
 
 from pydantic import Field, model_validator
 
 from cityloop_intake.filing import event_category, locate
+from cityloop_intake.state import Report
 from cityloop_shared.contract.actors import Role
-from cityloop_shared.contract.events.intake import CaseReported, CaseReportedPayload
+from cityloop_shared.contract.events.intake import (
+    CaseReported,
+    CaseReportedPayload,
+    CaseSelfHandled,
+    CaseSelfHandledPayload,
+)
+from cityloop_shared.contract.events.verification import (
+    SatisfactionRecorded,
+    SatisfactionRecordedPayload,
+    SatisfactionSource,
+)
 from cityloop_shared.contract.ids import CaseKind
 from cityloop_shared.contract.values import (
     Attachment,
     CategoryCode,
+    ClockStep,
     GeoPoint,
     GridCode,
     PublicReporter,
@@ -23,6 +36,7 @@ from cityloop_shared.contract.values import (
 )
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.reference.lookup import known_category
+from cityloop_shared.stage.deadlines import step_deadline
 from cityloop_shared.stage.decisions import Command, Context, Decision, Draft, Invalid
 
 CHANNEL_ROLES = {
@@ -77,6 +91,11 @@ class FileReport(Command):
     external_id: str | None = Field(
         default=None, min_length=1, max_length=128, description="The channel's own id"
     )
+    self_handled: bool = Field(
+        default=False,
+        description="自处理: a supervisor's minor problem already fixed on the spot; "
+        "it is recorded and evaluated, never dispatched",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +114,7 @@ def report_payload(
     command: FileReport,
     reference: ReferenceData,
     site: str,
+    now: datetime,
     possible_duplicates: tuple[UUID, ...] = (),
 ) -> CaseReportedPayload:
     """The report as its event says it, or :class:`Invalid` naming the field that cannot be."""
@@ -129,12 +149,21 @@ def report_payload(
         reporter=command.reporter,
         external_id=command.external_id,
         possible_duplicates=possible_duplicates,
+        deadlines=(
+            step_deadline(
+                ClockStep.ACCEPTANCE, now, category.code if category else None, None, reference
+            ),
+        ),
     )
 
 
 def report(case: None, filing: Filing, ctx: Context) -> Decision:
-    """上报: a report opens a case, flagged when it looks like one already open nearby."""
-    payload = report_payload(filing.command, ctx.reference, ctx.site, filing.possible_duplicates)
+    """上报: a report opens a case, flagged when it looks like one already open nearby; 自处理:
+    a supervisor's report of a problem fixed on the spot opens and ends one at once."""
+    command = filing.command
+    payload = report_payload(command, ctx.reference, ctx.site, ctx.now, filing.possible_duplicates)
+    if command.self_handled:
+        return _self_handled(command, payload)
     return Decision(
         [Draft(CaseReported, payload)],
         {
@@ -142,3 +171,40 @@ def report(case: None, filing: Filing, ctx: Context) -> Decision:
             "possible_duplicates": payload.possible_duplicates,
         },
     )
+
+
+def _self_handled(command: FileReport, report: CaseReportedPayload) -> Decision:
+    if command.channel is not ReportChannel.SUPERVISOR:
+        raise Invalid(
+            ("self_handled",),
+            "only a field supervisor reports a problem as handled on the spot (自处理)",
+            "self_handled_not_supervisor",
+        )
+    assert report.category is not None, "a supervisor's report names its category"
+    payload = CaseSelfHandledPayload(
+        category=report.category,
+        description=report.description,
+        location=report.location,
+        attachments=report.attachments,
+        external_id=report.external_id,
+    )
+    return Decision(
+        [Draft(CaseSelfHandled, payload)],
+        {"grid_code": payload.location.grid_code, "self_handled": True},
+    )
+
+
+class ReporterFeedback(Command):
+    score: int = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied")
+    remarks: str | None = Field(default=None, max_length=2000)
+
+
+def reporter_feedback(report: Report, feedback: ReporterFeedback, ctx: Context) -> Decision:
+    """The public reporter's own word on how the report was dealt with, once its case is
+    closed: heard like a call-back (回访), for external evaluation. A later word replaces an
+    earlier one in the evaluation."""
+    ctx.require(report, SatisfactionRecorded)
+    payload = SatisfactionRecordedPayload(
+        score=feedback.score, remarks=feedback.remarks, source=SatisfactionSource.OPEN311
+    )
+    return Decision([Draft(SatisfactionRecorded, payload)], {"score": feedback.score})

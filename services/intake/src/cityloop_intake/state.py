@@ -16,9 +16,14 @@ from cityloop_shared.contract.events.dispatch import (
     ExtensionDecided,
     SuspensionResumed,
 )
-from cityloop_shared.contract.events.intake import CaseReported
+from cityloop_shared.contract.events.intake import (
+    CaseReported,
+    CaseReportedPayload,
+    CaseSelfHandled,
+    CaseSelfHandledPayload,
+)
 from cityloop_shared.contract.ids import CaseKind
-from cityloop_shared.contract.values import ReportChannel
+from cityloop_shared.contract.values import Category, ReportChannel
 from cityloop_shared.stage.record import CaseRecord
 
 
@@ -50,21 +55,10 @@ def evolve(report: Report, event: CaseEvent) -> Report:
     replace = dataclasses.replace
     match event:
         case CaseReported(payload=p):
-            point = p.location.point
-            return replace(
-                report,
-                channel=p.channel,
-                category_kind=p.category.kind if p.category else None,
-                category_code=p.category.code if p.category else None,
-                lon=point.lon if point else None,
-                lat=point.lat if point else None,
-                grid_code=p.location.grid_code,
-                address=p.location.address,
-                description=p.description,
-                media_url=str(p.attachments[0].uri) if p.attachments else None,
-                token=p.external_id if event.actor.role is Role.PUBLIC else None,
-                reported_at=event.occurred_at,
-            )
+            token = p.external_id if event.actor.role is Role.PUBLIC else None
+            return _reported(report, event, p.channel, p.category, p, token)
+        case CaseSelfHandled(payload=p):
+            return _reported(report, event, ReportChannel.SUPERVISOR, p.category, p, None)
         case CaseRegistered(payload=p):
             return replace(
                 report,
@@ -81,3 +75,29 @@ def evolve(report: Report, event: CaseEvent) -> Report:
         case ExtensionDecided(payload=p) | SuspensionResumed(payload=p):
             return replace(report, deadline=p.deadline)
     return report
+
+
+def _reported(
+    report: Report,
+    event: CaseEvent,
+    channel: ReportChannel,
+    category: Category | None,
+    said: CaseReportedPayload | CaseSelfHandledPayload,
+    token: str | None,
+) -> Report:
+    """What the reporter said: a report, or a supervisor's problem handled on the spot."""
+    point = said.location.point
+    return dataclasses.replace(
+        report,
+        channel=channel,
+        category_kind=category.kind if category else None,
+        category_code=category.code if category else None,
+        lon=point.lon if point else None,
+        lat=point.lat if point else None,
+        grid_code=said.location.grid_code,
+        address=said.location.address,
+        description=said.description,
+        media_url=str(said.attachments[0].uri) if said.attachments else None,
+        token=token,
+        reported_at=event.occurred_at,
+    )

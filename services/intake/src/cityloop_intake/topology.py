@@ -16,8 +16,8 @@ from cityloop_shared.contract.events.dispatch import (
     ExtensionDecided,
     SuspensionResumed,
 )
-from cityloop_shared.contract.events.intake import CaseReported
-from cityloop_shared.contract.events.verification import CaseClosed
+from cityloop_shared.contract.events.intake import CaseReported, CaseSelfHandled
+from cityloop_shared.contract.events.verification import CaseClosed, SatisfactionRecorded
 from cityloop_shared.contract.topics import Stage
 from cityloop_shared.contract.topology import Topology
 
@@ -37,7 +37,7 @@ TOPOLOGY = Topology(
             CaseVoided,
         }
     ),
-    emits=frozenset({CaseReported}),
+    emits=frozenset({CaseReported, CaseSelfHandled, SatisfactionRecorded}),
     # A case the district forwarded goes on at the city: the request shows the city's
     # dispatch and deadlines, its end, or that it came back.
     follows_from_city=frozenset(

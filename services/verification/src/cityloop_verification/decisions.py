@@ -26,6 +26,7 @@ from cityloop_shared.contract.values import Attachment, ClockStep, Reason, Repor
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.auth import require_site
 from cityloop_shared.stage import clocks as clock
+from cityloop_shared.stage.deadlines import step_deadline
 from cityloop_shared.stage.decisions import (
     Command,
     Conflict,
@@ -124,12 +125,14 @@ def react(case: CheckCase, event: CaseEvent, reference: ReferenceData) -> Sequen
         # feedback_forwarded rather than being sent to nobody. No check list shows it: the
         # service logs it (``check.no_supervisor``).
         return []
-    limit = reference.time_limits.limit_for(ClockStep.CHECK, case.category_code or "*")
-    due_at = reference.calendar.add_working_time(event.occurred_at, limit.duration)
+    due = step_deadline(ClockStep.CHECK, event.occurred_at, case.category_code, None, reference)
     # 委托核查: a case the city handled is checked by its district's supervisor.
     entrusted = supervisor.site if supervisor.site != case.site else None
     payload = CheckRequestedPayload(
-        supervisor_id=supervisor.id, due_at=due_at, entrusted_to_site=entrusted
+        supervisor_id=supervisor.id,
+        due_at=due.due_at,
+        entrusted_to_site=entrusted,
+        deadlines=(due,),
     )
     return [Draft(CheckRequested, payload)]
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .envelope import CaseEvent
+from .events.deadlines import LIFTED_FROM_V1, lift_v1
 from .registry import EVENT_TYPES, AnyCaseEvent
 from .values import PersonalData
 
@@ -67,7 +68,9 @@ class Upcasters:
 
 
 UPCASTERS = Upcasters()
-"""The contract's own upcasters, registered next to the models they lift."""
+"""The contract's own upcasters."""
+for _event_type, _carried in LIFTED_FROM_V1.items():
+    UPCASTERS.register(_event_type, 1)(lift_v1(_carried))
 
 
 def encode(event: CaseEvent) -> bytes:

@@ -31,6 +31,12 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "reporter": {"name": "张三", "phone": "13800000000", "email": "z@example.com"},
         "external_id": "open311-42",
     },
+    "case.self_handled": {
+        "category": CATEGORY,
+        "description": "井盖移位，已当场复位",
+        "location": {"point": {"lon": 120.47, "lat": 36.1}, "grid_code": GRID},
+        "attachments": [PHOTO],
+    },
     "case.accepted": {"needs_verification": True, "urgency": "urgent"},
     "verification.requested": {"supervisor_id": "sup-7", "due_at": DEADLINE.isoformat()},
     "verification.reported": {"confirmed": True, "remarks": "属实", "attachments": [PHOTO]},
@@ -42,6 +48,10 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "urgency": "urgent",
         "time_limit": {"amount": 2, "unit": "working_hours"},
         "channel": "public",
+        "deadlines": [
+            {"step": "dispatch", "due_at": DEADLINE.isoformat()},
+            {"step": "overall", "due_at": DEADLINE.isoformat()},
+        ],
     },
     "case.cancelled": {"reason": "不属于城管范围"},
     "void.requested": {"reason": "重复立案"},

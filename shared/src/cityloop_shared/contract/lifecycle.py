@@ -58,11 +58,13 @@ class CaseStatus(StrEnum):
     """注销."""
     VOIDED = "voided"
     """作废."""
+    SELF_HANDLED = "self_handled"
+    """自处理: a minor problem the supervisor fixed on the spot and reported as fixed."""
 
 
 S = CaseStatus
 
-TERMINAL: frozenset[CaseStatus] = frozenset({S.CLOSED, S.CANCELLED, S.VOIDED})
+TERMINAL: frozenset[CaseStatus] = frozenset({S.CLOSED, S.CANCELLED, S.VOIDED, S.SELF_HANDLED})
 
 _REGISTERED_AND_OPEN: frozenset[CaseStatus] = frozenset(
     {
@@ -109,6 +111,7 @@ RESUME = _Resume()
 
 _MOVES: dict[str, dict[CaseStatus | None, CaseStatus | _Resume]] = {
     "case.reported": {None: S.REPORTED},
+    "case.self_handled": {None: S.SELF_HANDLED},
     "case.accepted": {S.REPORTED: S.ACCEPTED},
     "verification.requested": {S.ACCEPTED: S.VERIFYING},
     "verification.reported": {S.VERIFYING: S.VERIFIED},
@@ -155,7 +158,9 @@ EVENT_TYPES_IN_LIFECYCLE: frozenset[str] = frozenset(_MOVES) | frozenset(_OBSERV
 
 MOVES = MappingProxyType(_MOVES)
 
-_OPENS_AT_THE_CITY = frozenset({"case.forwarded_to_city"})
+_NEVER_ASSUMED = frozenset({"case.forwarded_to_city", "case.self_handled"})
+"""Openings a stage never assumes it missed: a city's stage that meets cases by their
+forwarding follows it, and a self-handled case has nothing after its report."""
 
 
 class IllegalTransition(Exception):
@@ -278,14 +283,13 @@ def _ahead(start: CaseState | None) -> tuple[CaseState | None, ...]:
 def _reach(start: CaseState | None, moves: list[str]) -> tuple[CaseState | None, ...]:
     """Every state ``moves`` lead to from ``start``, breadth first.
 
-    A case a stage holds nothing of has not come to it by a forwarding it did not see: a
-    case opens at a district by its report, and a city's stage that meets cases by their
-    forwarding follows it.
+    A case a stage holds nothing of has not come to it by an opening it does not follow
+    (``_NEVER_ASSUMED``): such a case opens by its report.
     """
     seen: list[CaseState | None] = [start]
     for state in seen:
         for event_type in moves:
-            if state is None and event_type in _OPENS_AT_THE_CITY:
+            if state is None and event_type in _NEVER_ASSUMED:
                 continue
             try:
                 following = apply(state, event_type)

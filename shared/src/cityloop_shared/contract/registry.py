@@ -42,7 +42,7 @@ from .events.disposal import (
     ReturnRequested,
     SuspensionRequested,
 )
-from .events.intake import CaseReported
+from .events.intake import CaseReported, CaseSelfHandled
 from .events.time_limits import TimeLimitOverdue, TimeLimitWarning
 from .events.verification import (
     CaseClosed,
@@ -55,6 +55,7 @@ from .events.verification import (
 AnyCaseEvent = Annotated[
     Union[  # noqa: UP007 - a discriminated union needs the Union form
         CaseReported,
+        CaseSelfHandled,
         CaseAccepted,
         VerificationRequested,
         VerificationReported,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from .ids import CaseKind
 
@@ -121,6 +121,21 @@ class ClockStep(StrEnum):
     """处置: from dispatch to the department's completion report."""
     CHECK = "check"
     """核查."""
+    OVERALL = "overall"
+    """整体时限: the whole case, from registration to closure; judged by evaluation, with the
+    time the case stood suspended left out, and watched by no clock."""
+
+
+class Deadline(Value):
+    """A step's deadline, as the stage that started the step's clock computed it: with it in
+    the event, whether the step ended on time is judged from events alone."""
+
+    step: ClockStep
+    due_at: AwareDatetime
+    provisional: bool = Field(
+        default=False,
+        description="Computed past the years the working calendar covers, on weekdays",
+    )
 
 
 class Urgency(StrEnum):

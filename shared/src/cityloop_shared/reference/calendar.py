@@ -4,16 +4,20 @@ Working days are China's official ones, public holidays and the make-up working 
 included: from the ``chinese-calendar`` package for the years it knows (those the State
 Council had announced at its release), and from the operator's ``official_years`` for the
 years after, as each is announced; adjusted by the operator's ``extra_holidays`` and
-``extra_working_days``. A year neither knows is *not covered*: its days are taken as Monday to
-Friday, which every service warns about when it starts and reports in ``/health``
-(:meth:`WorkingCalendar.coverage`) until the operator lists that year.
+``extra_working_days``. A year neither knows is *not covered*: every service warns about it
+when it starts and reports it in ``/health`` (:meth:`WorkingCalendar.coverage`) until the
+operator lists that year. What a computation reaching into it does is the operator's
+``beyond_official_years``: take its Monday to Friday as working days, the result being
+provisional (:meth:`WorkingCalendar.provisional`), or refuse with :class:`CalendarNotCovered`.
 
 On a working day the clock runs during the working sessions (default 08:30–12:00 and
 13:30–17:30, Asia/Shanghai), and stands still over lunch, nights, weekends and holidays.
 """
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated
@@ -79,6 +83,29 @@ class OfficialYear(BaseModel):
     working_days: frozenset[date] = frozenset()
 
 
+class BeyondCoverage(StrEnum):
+    """What the calendar does with a day of a year it does not cover."""
+
+    WEEKDAYS = "weekdays"
+    """Monday to Friday work; what is computed so is provisional."""
+    REFUSE = "refuse"
+    """Raise :class:`CalendarNotCovered` rather than guess."""
+
+
+class CalendarNotCovered(LookupError):
+    """A computation under ``beyond_official_years: refuse`` reached years not covered."""
+
+    def __init__(self, years: Iterable[int]) -> None:
+        self.years: tuple[int, ...] = tuple(sorted(set(years)))
+        named = ", ".join(map(str, self.years))
+        their = "its" if len(self.years) == 1 else "their"
+        super().__init__(
+            f"the working calendar does not cover {named}: add {their} official holidays and "
+            "make-up working days under official_years in calendar.yaml, or set "
+            "beyond_official_years: weekdays"
+        )
+
+
 class Coverage(BaseModel):
     """Whether the official days of this year and the next are known."""
 
@@ -107,6 +134,8 @@ class WorkingCalendar(BaseModel):
     """Working days beyond the official ones."""
     official_years: dict[int, OfficialYear] = {}
     """The official days of years the package does not know, kept by the operator."""
+    beyond_official_years: BeyondCoverage = BeyondCoverage.WEEKDAYS
+    """What a day of a year not covered is taken as: see :class:`BeyondCoverage`."""
 
     @field_validator("timezone")
     @classmethod
@@ -167,6 +196,11 @@ class WorkingCalendar(BaseModel):
             covered_years=tuple(covered),
         )
 
+    def provisional(self, start: datetime, end: datetime) -> bool:
+        """Whether a local date from ``start`` to ``end`` (either order) falls in a year not
+        covered: a deadline or an elapsed time over it took that year's Monday to Friday."""
+        return bool(self._uncovered_years(start, end))
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -180,6 +214,9 @@ class WorkingCalendar(BaseModel):
         """Whether the clock runs on this day (a date, not a moment: take its local date)."""
         if isinstance(day, datetime):
             raise TypeError("is_working_day takes a date; use the moment's date in the timezone")
+        if self.beyond_official_years is BeyondCoverage.REFUSE and not self.covers(day.year):
+            # Before the operator's extra days: one listed day does not make its year known.
+            raise CalendarNotCovered((day.year,))
         if day in self.extra_working_days:
             return True
         if day in self.extra_holidays:
@@ -192,7 +229,7 @@ class WorkingCalendar(BaseModel):
         try:
             return bool(chinese_calendar.is_workday(day))
         except NotImplementedError:
-            # A year not covered: see the module docstring.
+            # A year not covered, under beyond_official_years: weekdays.
             return day.weekday() < 5
 
     def add_working_time(self, start: datetime, amount: timedelta | WorkingDuration) -> datetime:
@@ -207,8 +244,19 @@ class WorkingCalendar(BaseModel):
         off, or exactly at a session's opening) takes the place of the last session's close
         before it: 1 working day from Friday 18:00, from Saturday or from Monday 07:00 ends
         Monday 17:30, and from 12:30 ends at 12:00 on the next working day.
+
+        Under ``beyond_official_years: refuse``, :class:`CalendarNotCovered` if the start or the
+        deadline falls in a year not covered (or any day walked between them does).
         """
         _require_aware(start)
+        if self.beyond_official_years is BeyondCoverage.WEEKDAYS:
+            return self._add_working_time(start, amount)
+        self._require_covered(start, start)
+        deadline = self._add_working_time(start, amount)
+        self._require_covered(start, deadline)
+        return deadline
+
+    def _add_working_time(self, start: datetime, amount: timedelta | WorkingDuration) -> datetime:
         if isinstance(amount, WorkingDuration):
             if amount.working_time is None:
                 return self._add_working_days(start, int(amount.amount))
@@ -235,11 +283,17 @@ class WorkingCalendar(BaseModel):
 
         The inverse of ``add_working_time``: ``working_time_between(s, add_working_time(s, d))``
         equals ``d``. For a clock stopped during suspension (挂账), sum the running stretches.
+
+        Under ``beyond_official_years: refuse``, :class:`CalendarNotCovered` if a year from
+        ``a`` to ``b`` is not covered.
         """
         _require_aware(a)
         _require_aware(b)
         if b < a:
             return -self.working_time_between(b, a)
+        if self.beyond_official_years is BeyondCoverage.REFUSE:
+            # Up front, so the refusal names every missing year, not the first one walked into.
+            self._require_covered(a, b)
         begin, end = a.astimezone(UTC), b.astimezone(UTC)
         total = timedelta()
         day, last = self._local_date(a), self._local_date(b)
@@ -300,6 +354,18 @@ class WorkingCalendar(BaseModel):
     def _local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
 
+    def _uncovered_years(self, a: datetime, b: datetime) -> tuple[int, ...]:
+        _require_aware(a)
+        _require_aware(b)
+        first, last = sorted((self._local_date(a).year, self._local_date(b).year))
+        # Years, not days: a span is a year or two, so this stays cheap on every deadline.
+        return tuple(year for year in range(first, last + 1) if not self.covers(year))
+
+    def _require_covered(self, a: datetime, b: datetime) -> None:
+        missing = self._uncovered_years(a, b)
+        if missing:
+            raise CalendarNotCovered(missing)
+
 
 def _length(session: WorkingSession) -> timedelta:
     return datetime.combine(date.min, session.end) - datetime.combine(date.min, session.start)
@@ -312,7 +378,7 @@ def _require_aware(moment: datetime) -> None:
 
 def load_calendar(path: Path) -> WorkingCalendar:
     """The calendar from YAML (timezone, working_hours, extra_holidays, extra_working_days,
-    official_years)."""
+    official_years, beyond_official_years)."""
     data, _ = yaml_mapping(path, allowed=list(WorkingCalendar.model_fields))
     [(_, calendar)] = validate(WorkingCalendar, path.name, [("", data)])
     return calendar

@@ -26,10 +26,18 @@ from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.envelope import CaseEvent, canonical_json
 from cityloop_shared.contract.lifecycle import IllegalTransition
 from cityloop_shared.ports.answers import Answer
+from cityloop_shared.reference.calendar import CalendarNotCovered
 from cityloop_shared.runtime.auth import current_actor, require_role, require_site
 from cityloop_shared.runtime.service import ServiceRuntime
 from cityloop_shared.runtime.transaction import StageTransaction
-from cityloop_shared.stage.decisions import Context, Decision, Invalid, NotFound, Refused
+from cityloop_shared.stage.decisions import (
+    Conflict,
+    Context,
+    Decision,
+    Invalid,
+    NotFound,
+    Refused,
+)
 from cityloop_shared.stage.record import CaseRecord
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
@@ -136,8 +144,13 @@ class Commands(Generic[R]):
                     if not any_site:
                         require_site(actor, record.site)
                 command = await prepare(transaction, record, sent) if prepare else sent
-                decision = decide(record, command, _context(runtime, actor, now))
-                events = await transaction.decide(record, decision.events, actor=actor, at=now)
+                try:
+                    decision = decide(record, command, _context(runtime, actor, now))
+                    events = await transaction.decide(record, decision.events, actor=actor, at=now)
+                except CalendarNotCovered as uncovered:
+                    # Under beyond_official_years: refuse, a deadline the calendar cannot count
+                    # waits for the operator's calendar: the client is told what to add.
+                    raise Conflict(str(uncovered)) from uncovered
                 return answer_of(events, decision)
 
             return await run_command(

@@ -45,6 +45,7 @@ STATUS_NOTES: Mapping[CaseStatus, str] = {
     S.CLOSED: "已结案",
     S.CANCELLED: "不予立案",
     S.VOIDED: "已作废",
+    S.SELF_HANDLED: "监督员已当场处置（自处理）",
 }
 """What a status means to the person who reported, shown as ``status_notes``."""
 

@@ -23,7 +23,13 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from cityloop_intake.api import filed
-from cityloop_intake.decisions import FileReport, ReportedLocation, report
+from cityloop_intake.decisions import (
+    FileReport,
+    ReportedLocation,
+    ReporterFeedback,
+    report,
+    reporter_feedback,
+)
 from cityloop_intake.filing import POINT_FIELD
 from cityloop_intake.open311.formats import Format, Open311Error, error_response, respond
 from cityloop_intake.open311.models import (
@@ -37,6 +43,7 @@ from cityloop_intake.open311.models import (
 from cityloop_intake.open311.settings import Open311Settings
 from cityloop_intake.store import request_of_token, requests_by_id, requests_matching
 from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.contract.lifecycle import IllegalTransition
 from cityloop_shared.contract.values import (
     Attachment,
     ClockStep,
@@ -149,13 +156,7 @@ async def post_service_request(
     """A public report (公众举报) from a 311 client: it opens a case like a hotline call."""
     runtime = service_runtime(request)
     fields = await _form(request)
-    owner = _state(request).settings.owner_of(
-        fields.pop("api_key", None) or request.query_params.get("api_key")
-    )
-    if owner is None:
-        raise Open311Error(
-            status.HTTP_403_FORBIDDEN, "invalid or missing api_key: posting requests needs a key"
-        )
+    owner = _owner(request, fields, "posting requests")
     form = ServiceRequestForm.model_validate(fields)
     _check_jurisdiction(request, form.jurisdiction_id)
     category = _service(request, form.service_code)
@@ -257,6 +258,73 @@ async def service_request_detail(
             status.HTTP_404_NOT_FOUND, f"service_request_id {service_request_id} not found"
         )
     return respond(fmt, "service_requests", [service_request(runtime.reference, rows[0])])
+
+
+@router.post("/requests/{service_request_id}/feedback.{fmt}")
+async def post_feedback(
+    service_request_id: str, fmt: Format, request: Request, key: IdempotencyKey = None
+) -> Response:
+    """The reporter's word on a closed request (score 1–5 and a comment), with the token the
+    request was given: CityLoop's extension of GeoReport v2 for external evaluation."""
+    runtime = service_runtime(request)
+    fields = await _form(request)
+    owner = _owner(request, fields, "feedback")
+    token = fields.pop("token", None)
+    try:
+        feedback = ReporterFeedback(
+            score=fields.pop("score", ""),
+            remarks=fields.pop("comment", None),
+        )
+        case_id = UUID(service_request_id)
+    except (ValidationError, ValueError) as error:
+        raise Open311Error(status.HTTP_400_BAD_REQUEST, _feedback_problem(error)) from None
+    actor = Actor(id=f"open311:{owner}", role=Role.PUBLIC, site=runtime.site)
+
+    async def work(transaction: StageTransaction[Any]) -> dict[str, Any]:
+        record = await transaction.case(case_id)
+        if record is None:
+            raise Open311Error(
+                status.HTTP_404_NOT_FOUND, f"service_request_id {service_request_id} not found"
+            )
+        if token is None or record.token != token:
+            # Only the reporter, who was given the token, speaks for the request.
+            raise Open311Error(status.HTTP_403_FORBIDDEN, "token: not the token of this request")
+        context = Context(
+            actor=actor,
+            now=transaction.now,
+            reference=transaction.reference,
+            site=transaction.site,
+            view=transaction.view,
+        )
+        decision = reporter_feedback(record, feedback, context)
+        await transaction.decide(record, decision.events, actor=actor, at=context.now)
+        return {"service_request_id": service_request_id, "score": feedback.score}
+
+    try:
+        answered = await run_command(runtime, actor, key, fields, work)
+    except IllegalTransition:
+        raise Open311Error(
+            status.HTTP_409_CONFLICT, "feedback is taken once the request is closed"
+        ) from None
+    return respond(fmt, "feedback", [json.loads(bytes(answered.body))], answered.status_code)
+
+
+def _feedback_problem(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+    return f"service_request_id: {error}"
+
+
+def _owner(request: Request, fields: dict[str, str], what: str) -> str:
+    """Who the form's (or the query's) API key belongs to, or 403."""
+    owner = _state(request).settings.owner_of(
+        fields.pop("api_key", None) or request.query_params.get("api_key")
+    )
+    if owner is None:
+        raise Open311Error(
+            status.HTTP_403_FORBIDDEN, f"invalid or missing api_key: {what} needs a key"
+        )
+    return owner
 
 
 def _state(request: Request) -> Open311State:

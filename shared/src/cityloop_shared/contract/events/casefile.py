@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, Field
 
 from cityloop_shared.contract.envelope import CaseEvent, Payload
+from cityloop_shared.contract.events.deadlines import TIMED_SINCE, Timed
 from cityloop_shared.contract.ids import CaseNumber
 from cityloop_shared.contract.sites import SiteCode
 from cityloop_shared.contract.topics import Stage
@@ -22,7 +23,7 @@ from cityloop_shared.contract.values import (
 )
 
 
-class CaseAcceptedPayload(Payload):
+class CaseAcceptedPayload(Timed):
     needs_verification: bool = Field(
         description="Public reports are verified on site; supervisor and video reports are not"
     )
@@ -37,10 +38,11 @@ class CaseAccepted(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
     event_type: Literal["case.accepted"] = "case.accepted"
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
     payload: CaseAcceptedPayload
 
 
-class VerificationRequestedPayload(Payload):
+class VerificationRequestedPayload(Timed):
     supervisor_id: str = Field(min_length=1, max_length=128)
     due_at: AwareDatetime | None = None
 
@@ -50,10 +52,11 @@ class VerificationRequested(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
     event_type: Literal["verification.requested"] = "verification.requested"
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
     payload: VerificationRequestedPayload
 
 
-class VerificationReportedPayload(Payload):
+class VerificationReportedPayload(Timed):
     confirmed: bool
     remarks: str | None = Field(default=None, max_length=2000)
     attachments: tuple[Attachment, ...] = ()
@@ -64,10 +67,11 @@ class VerificationReported(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
     event_type: Literal["verification.reported"] = "verification.reported"
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
     payload: VerificationReportedPayload
 
 
-class CaseRegisteredPayload(Payload):
+class CaseRegisteredPayload(Timed):
     case_number: CaseNumber
     category: Category
     grid_code: GridCode
@@ -84,11 +88,16 @@ class CaseRegistered(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
     event_type: Literal["case.registered"] = "case.registered"
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
     payload: CaseRegisteredPayload
 
 
 class ReasonPayload(Payload):
     reason: Reason
+
+
+class TimedReasonPayload(ReasonPayload, Timed):
+    """A reason, on an event that starts a clock."""
 
 
 class CaseCancelled(CaseEvent):
@@ -133,7 +142,7 @@ class CaseVoided(CaseEvent):
     payload: CaseVoidedPayload
 
 
-class CaseForwardedToCityPayload(Payload):
+class CaseForwardedToCityPayload(Timed):
     city_site: SiteCode
     reason: Reason
     case_number: CaseNumber | None = Field(
@@ -155,10 +164,11 @@ class CaseForwardedToCity(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
     event_type: Literal["case.forwarded_to_city"] = "case.forwarded_to_city"
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
     payload: CaseForwardedToCityPayload
 
 
-class ForwardingAcceptedPayload(Payload):
+class ForwardingAcceptedPayload(Timed):
     remarks: str | None = Field(default=None, max_length=2000)
 
 
@@ -168,6 +178,7 @@ class ForwardingAccepted(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
     event_type: Literal["forwarding.accepted"] = "forwarding.accepted"
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
     payload: ForwardingAcceptedPayload
 
 
@@ -177,4 +188,5 @@ class ForwardingReturned(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.CASEFILE})
     event_type: Literal["forwarding.returned"] = "forwarding.returned"
-    payload: ReasonPayload
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
+    payload: TimedReasonPayload

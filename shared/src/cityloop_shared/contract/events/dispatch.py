@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, Field
 
 from cityloop_shared.contract.envelope import CaseEvent, Payload
+from cityloop_shared.contract.events.deadlines import TIMED_SINCE, Timed
 from cityloop_shared.contract.ids import CaseNumber
 from cityloop_shared.contract.topics import Stage
 from cityloop_shared.contract.values import (
@@ -18,7 +19,7 @@ from cityloop_shared.contract.values import (
     Text,
 )
 
-from .casefile import ReasonPayload
+from .casefile import ReasonPayload, TimedReasonPayload
 
 
 class CaseFacts(Payload):
@@ -31,7 +32,7 @@ class CaseFacts(Payload):
     channel: ReportChannel | None = None
 
 
-class CaseDispatchedPayload(CaseFacts):
+class CaseDispatchedPayload(CaseFacts, Timed):
     department_id: DepartmentId
     suggested_department_id: DepartmentId | None = Field(
         default=None, description="What the responsibility matrix suggested"
@@ -45,10 +46,11 @@ class CaseDispatched(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.DISPATCH})
     event_type: Literal["case.dispatched"] = "case.dispatched"
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
     payload: CaseDispatchedPayload
 
 
-class CaseRedispatchedPayload(Payload):
+class CaseRedispatchedPayload(Timed):
     department_id: DepartmentId
     previous_department_id: DepartmentId
     deadline: AwareDatetime
@@ -60,6 +62,7 @@ class CaseRedispatched(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.DISPATCH})
     event_type: Literal["case.redispatched"] = "case.redispatched"
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
     payload: CaseRedispatchedPayload
 
 
@@ -68,7 +71,8 @@ class ReturnApproved(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.DISPATCH})
     event_type: Literal["return.approved"] = "return.approved"
-    payload: ReasonPayload
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
+    payload: TimedReasonPayload
 
 
 class ReturnRefused(CaseEvent):
@@ -137,7 +141,7 @@ class FeedbackForwarded(CaseEvent):
     payload: FeedbackForwardedPayload
 
 
-class CaseReopenedForReworkPayload(Payload):
+class CaseReopenedForReworkPayload(Timed):
     department_id: DepartmentId = Field(description="Always the department that handled it")
     deadline: AwareDatetime
     reason: Reason
@@ -148,6 +152,7 @@ class CaseReopenedForRework(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.DISPATCH})
     event_type: Literal["case.reopened_for_rework"] = "case.reopened_for_rework"
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
     payload: CaseReopenedForReworkPayload
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Field
 
 from cityloop_shared.contract.envelope import CaseEvent, Payload
+from cityloop_shared.contract.events.deadlines import TIMED_SINCE, Timed
 from cityloop_shared.contract.topics import Stage
 from cityloop_shared.contract.values import (
     Attachment,
@@ -19,7 +20,7 @@ from cityloop_shared.contract.values import (
 )
 
 
-class CaseReportedPayload(Payload):
+class CaseReportedPayload(Timed):
     channel: ReportChannel
     category: Category | None = Field(
         default=None, description="Null when the reporter could not tell; set at registration"
@@ -43,4 +44,22 @@ class CaseReported(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.INTAKE})
     event_type: Literal["case.reported"] = "case.reported"
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
     payload: CaseReportedPayload
+
+
+class CaseSelfHandledPayload(Payload):
+    category: Category
+    description: Text = Field(description="The problem, and what the supervisor did about it")
+    location: Location
+    attachments: tuple[Attachment, ...] = Field(default=(), description="Photos of the result")
+    external_id: str | None = Field(default=None, max_length=128)
+
+
+class CaseSelfHandled(CaseEvent):
+    """自处理: a field supervisor reports a minor problem already fixed on the spot. It opens
+    and ends a case at once: recorded, counted and evaluated, never dispatched."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.INTAKE})
+    event_type: Literal["case.self_handled"] = "case.self_handled"
+    payload: CaseSelfHandledPayload

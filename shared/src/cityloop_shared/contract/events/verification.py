@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
 from cityloop_shared.contract.envelope import CaseEvent, Payload
+from cityloop_shared.contract.events.deadlines import TIMED_SINCE, Timed
 from cityloop_shared.contract.sites import SiteCode
 from cityloop_shared.contract.topics import Stage
 from cityloop_shared.contract.values import Attachment, Reason
 
 
-class CheckRequestedPayload(Payload):
+class CheckRequestedPayload(Timed):
     supervisor_id: str = Field(min_length=1, max_length=128)
     due_at: AwareDatetime | None = None
     entrusted_to_site: SiteCode | None = Field(
@@ -27,6 +29,7 @@ class CheckRequested(CaseEvent):
 
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.VERIFICATION})
     event_type: Literal["check.requested"] = "check.requested"
+    schema_version: int = Field(default=TIMED_SINCE, ge=1)
     payload: CheckRequestedPayload
 
 
@@ -68,14 +71,25 @@ class CaseClosed(CaseEvent):
     payload: CaseClosedPayload
 
 
+class SatisfactionSource(StrEnum):
+    """How the public's satisfaction was heard."""
+
+    CALLBACK = "callback"
+    """回访: the centre calls the reporter back (the hotline)."""
+    OPEN311 = "open311"
+    """The reporter's own feedback through an Open311 client."""
+
+
 class SatisfactionRecordedPayload(Payload):
     score: int = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied")
     remarks: str | None = Field(default=None, max_length=2000)
+    source: SatisfactionSource = SatisfactionSource.CALLBACK
 
 
 class SatisfactionRecorded(CaseEvent):
-    """回访: the public reporter's satisfaction, for external evaluation."""
+    """回访 or the reporter's feedback: the public's satisfaction with a closed case, for
+    external evaluation (外部评价)."""
 
-    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.VERIFICATION})
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.VERIFICATION, Stage.INTAKE})
     event_type: Literal["satisfaction.recorded"] = "satisfaction.recorded"
     payload: SatisfactionRecordedPayload
