@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cityloop_deploy.topology import declared
+from cityloop_deploy.topology import published
 from cityloop_shared.contract.lifecycle import CaseState, IllegalTransition, LifecycleView
 from cityloop_shared.contract.registry import EVENT_TYPES
 from cityloop_shared.contract.topics import Stage
@@ -16,13 +16,13 @@ TABLE = Path(__file__).parents[1] / "docs" / "topology.md"
 
 
 def test_the_published_table_is_the_declared_topology() -> None:
-    assert TABLE.read_text(encoding="utf-8") == topology_table(declared()), (
+    assert TABLE.read_text(encoding="utf-8") == topology_table(published()), (
         "docs/topology.md disagrees with the services' topology.py: run `uv run cityloop-topology`"
     )
 
 
 def test_the_table_changes_when_a_declaration_does() -> None:
-    first, *rest = declared()
+    first, *rest = published()
     narrower = type(first)(
         stage=first.stage,
         follows=frozenset(list(first.follows)[1:]),
@@ -33,7 +33,7 @@ def test_the_table_changes_when_a_declaration_does() -> None:
 
 
 def test_every_followed_type_is_emitted_by_a_stage_that_declares_it() -> None:
-    topologies = declared()
+    topologies = published()
     emitted = {model for topology in topologies for model in topology.emits}
     for topology in topologies:
         for model in topology.follows:
@@ -44,14 +44,14 @@ def test_every_followed_type_is_emitted_by_a_stage_that_declares_it() -> None:
 
 
 def test_every_event_type_of_a_site_is_emitted_by_its_declared_owner() -> None:
-    topologies = declared()
+    topologies = published()
     for event_type, model in EVENT_TYPES.items():
         owners = {t.stage for t in topologies if model in t.emits}
         assert owners == model.emitted_by - {Stage.SYNC}, event_type
 
 
 def test_a_stage_reads_only_the_topics_of_what_it_follows() -> None:
-    for topology in declared():
+    for topology in published():
         assert topology.stage not in topology.upstream
         for stage in topology.upstream:
             assert any(stage in model.emitted_by for model in topology.follows)
@@ -61,7 +61,7 @@ def test_every_type_a_stage_emits_it_can_decide_somewhere() -> None:
     """Where the stage's view of a case can stand (by the moves it applies), some place allows
     each event it emits: a stage that missed a move that can end the case there (a voiding,
     say) would see every decision refused."""
-    for topology in declared():
+    for topology in published():
         view = topology.view
         reachable = _reach_by(view, topology.follows_types | topology.emits_types)
         for model in topology.emits:

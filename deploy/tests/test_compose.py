@@ -1,5 +1,6 @@
 """The Docker form of the two levels (deploy/compose.sites.yaml) runs what `cityloop-run`
-runs: the same sites, services, ports, Kafka clusters, databases and settings."""
+runs (evaluation included): the same sites, services, ports, Kafka clusters, databases and
+settings."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import yaml
 
 from cityloop_deploy import clusters, levels
-from cityloop_deploy.fleet import SITE_SERVICES, WORKFLOW_STAGES, FleetConfig
+from cityloop_deploy.fleet import FleetConfig
 from cityloop_deploy.paths import STACK_DIR_ENV, resolve_paths
 from cityloop_deploy.run import DEMO_DISTRICTS
 from cityloop_deploy.settings import StackSettings
@@ -31,7 +32,7 @@ def test_every_site_runs_every_service_of_its_level(services: dict[str, Any]) ->
     expected = {
         f"{stage}-{site}"
         for site in SITES
-        for stage in (SITE_SERVICES if site == CITY else WORKFLOW_STAGES)
+        for stage in levels.site_services(site == CITY, with_evaluation=True)
     }
     assert {name for name in services if not name.startswith(("kafka", "postgres"))} == expected
 
@@ -55,7 +56,7 @@ def test_a_sites_services_have_the_launchers_addresses(
         log_dir=tmp_path,
         base_port=levels.BASE_PORT + place * levels.PORTS_PER_SITE,
     )
-    for stage in SITE_SERVICES if site == CITY else WORKFLOW_STAGES:
+    for stage in levels.site_services(site == CITY, with_evaluation=True):
         service = services[f"{stage}-{site}"]
         env = service["environment"]
         assert service["command"] == ["python", "-m", f"cityloop_{stage}"]

@@ -25,8 +25,8 @@ from psycopg import sql
 from cityloop_shared.adapters.postgres import libpq_url
 
 WORKFLOW_STAGES = ("intake", "casefile", "dispatch", "disposal", "verification")
-SITE_SERVICES = (*WORKFLOW_STAGES, "sync")
-"""Every service a site may run: the workflow stages, and sync at a city."""
+SITE_SERVICES = (*WORKFLOW_STAGES, "sync", "evaluation")
+"""Every service a site may run: the workflow stages, sync at a city, and evaluation."""
 BASE_PORT = 8101
 
 
@@ -160,10 +160,13 @@ class Fleet:
                     )
                 )
         if self.config.topic_namespace:
-            asyncio.run(_delete_topics(self.config.kafka_bootstrap, self.config.topic_namespace))
+            asyncio.run(
+                delete_namespace_topics(self.config.kafka_bootstrap, self.config.topic_namespace)
+            )
 
 
-async def _delete_topics(bootstrap: str, namespace: str) -> None:
+async def delete_namespace_topics(bootstrap: str, namespace: str) -> None:
+    """Every topic of a namespace: the fleet's, and what its services made."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

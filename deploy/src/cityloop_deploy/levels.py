@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import make_url
 
-from cityloop_deploy.fleet import SITE_SERVICES, WORKFLOW_STAGES, Fleet, FleetConfig
+from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet, FleetConfig
 from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.sites import SiteLevel, site_level
 
@@ -41,6 +41,16 @@ class SitePlan:
     kafka_bootstrap: str
 
 
+def site_services(is_city: bool, with_evaluation: bool) -> list[str]:
+    """The services a site of the levels runs: the workflow stages, sync at the city, and
+    evaluation when asked for."""
+    return [
+        *WORKFLOW_STAGES,
+        *(["sync"] if is_city else []),
+        *(["evaluation"] if with_evaluation else []),
+    ]
+
+
 @dataclass
 class Levels:
     """The fleets of a city and its districts: districts first, then the city with sync."""
@@ -53,6 +63,8 @@ class Levels:
     topic_namespace: str | None = None
     schema_prefix: str = ""
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    with_evaluation: bool = False
+    """Each site runs its evaluation service as well (综合评价): the run command's city does."""
     fleets: dict[str, Fleet] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -76,7 +88,7 @@ class Levels:
                 schema_prefix=self.schema_prefix,
                 extra_env=env,
             )
-            self.fleets[plan.site] = Fleet(config, SITE_SERVICES if is_city else WORKFLOW_STAGES)
+            self.fleets[plan.site] = Fleet(config, site_services(is_city, self.with_evaluation))
 
     def __getitem__(self, site: str) -> Fleet:
         return self.fleets[site]

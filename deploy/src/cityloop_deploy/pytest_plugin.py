@@ -233,7 +233,10 @@ TopicFactory = Callable[..., Awaitable[str]]
 @pytest_asyncio.fixture
 async def kafka_topic_factory(kafka_bootstrap: str) -> AsyncIterator[TopicFactory]:
     """`await create(name, partitions=3, **topic_configs)` creates a topic and returns once
-    the broker's metadata shows all its partitions led; the topics are deleted afterwards."""
+    the broker's metadata shows all its partitions led. Afterwards the topics are deleted,
+    and with them every topic of their namespaces (``ns.`` before ``cityloop.``), also those
+    the test's services made (the other level's): a broker's open files are counted, and a
+    run leaves nothing behind."""
     admin: Any = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     created: list[str] = []
@@ -252,8 +255,14 @@ async def kafka_topic_factory(kafka_bootstrap: str) -> AsyncIterator[TopicFactor
     try:
         yield create
     finally:
-        if created:
-            await admin.delete_topics(created)
+        namespaces = {name.partition(".cityloop.")[0] for name in created if ".cityloop." in name}
+        ours = [
+            topic
+            for topic in await admin.list_topics()
+            if topic in created or topic.split(".", 1)[0] in namespaces
+        ]
+        if ours:
+            await admin.delete_topics(ours)
         await admin.close()
 
 

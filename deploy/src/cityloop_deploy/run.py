@@ -2,10 +2,10 @@
 
 By default two levels: the districts 崂山区 (370212) and 市南区 (370202) and the city (370200),
 each site with a Kafka cluster and a database of its own and every service as its own
-process, the city's sync service joining them. `--districts` names other districts of the
-demo city; `--site 370212` runs one site alone on the main broker instead. Prints where the
-APIs are and a token for each role, and stops the services on SIGINT/SIGTERM (Kafka and
-PostgreSQL keep running: `cityloop-stack down`).
+process (evaluation included), the city's sync service joining them. `--districts` names
+other districts of the demo city; `--site 370212` runs one site alone on the main broker
+instead. Prints where the APIs are and a token for each role, and stops the services on
+SIGINT/SIGTERM (Kafka and PostgreSQL keep running: `cityloop-stack down`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from cityloop_deploy import clusters, localstack
-from cityloop_deploy.fleet import Fleet, FleetConfig, ServiceStartError
+from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet, FleetConfig, ServiceStartError
 from cityloop_deploy.levels import Levels, SitePlan
 from cityloop_deploy.service import StackError
 from cityloop_shared.contract.actors import Actor, Role
@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server_url=stack.settings.database_url,
                 log_dir=stack.paths.stack_dir / "services",
                 extra_env=env,
+                with_evaluation=True,
             )
             fleets = list(levels.fleets.values())
     except (StackError, ValueError) as error:
@@ -105,7 +106,8 @@ def _one_site(stack: localstack.Stack, site: str, env: dict[str, str]) -> Fleet:
             database_url=stack.settings.database_url,
             log_dir=stack.paths.stack_dir / "services",
             extra_env=env,
-        )
+        ),
+        (*WORKFLOW_STAGES, "evaluation"),
     )
 
 

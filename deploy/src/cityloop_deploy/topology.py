@@ -19,10 +19,15 @@ def declared() -> list[Topology]:
     ]
 
 
+def published() -> list[Topology]:
+    """What the table shows: the workflow services, then evaluation, which follows them all."""
+    return [*declared(), importlib.import_module("cityloop_evaluation.topology").TOPOLOGY]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("output", nargs="?", type=Path, help="default: docs/topology.md")
     args = parser.parse_args()
     output: Path = args.output or find_repo_root() / "docs" / "topology.md"
-    output.write_text(topology_table(declared()), encoding="utf-8")
+    output.write_text(topology_table(published()), encoding="utf-8")
     print(output)

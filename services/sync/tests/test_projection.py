@@ -11,8 +11,9 @@ from uuid import UUID
 from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.contract.examples import PAYLOADS
 from cityloop_shared.contract.flows import SUPERVISOR_CITY, SUPERVISOR_DISTRICT
+from cityloop_shared.contract.history import ordered
 from cityloop_shared.contract.lifecycle import CaseStatus
-from cityloop_sync.projection import fold, ordered
+from cityloop_sync.projection import fold
 
 START = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 DISTRICT, CITY = "370212", "370200"

@@ -27,7 +27,7 @@ from cityloop_shared.runtime.app import answer_refusal
 from cityloop_shared.runtime.auth import TokenSigner
 from cityloop_shared.settings import ServiceSettings
 from cityloop_shared.stage.decisions import Refused
-from cityloop_sync.follower import ProjectionFollower
+from cityloop_sync.follower import projection_follower
 from cityloop_sync.lag import LagWatch
 from cityloop_sync.links import down_link, site_topics, up_link
 from cityloop_sync.mirror import Mirror
@@ -66,7 +66,7 @@ class SyncService:
             )
         district_topics = {d: site_topics(d, namespace) for d in settings.district_sites}
         followed = [t for topics in district_topics.values() for t in topics]
-        self.follower = ProjectionFollower(
+        self.follower = projection_follower(
             self.database, city_bootstrap, [*followed, *site_topics(self.site, namespace)]
         )
         self.lag = LagWatch(city_bootstrap, self.up, self.down, self.follower, district_topics)

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry, Gauge
 
 from cityloop_shared.logging import get_logger
-from cityloop_sync.follower import ProjectionFollower
+from cityloop_shared.runtime.timeline import TimelineFollower
 from cityloop_sync.mirror import Mirror
 
 log = get_logger("cityloop.sync.lag")
@@ -42,7 +42,7 @@ class LagWatch:
         city_bootstrap: str,
         up: Mapping[str, Mirror],
         down: Mapping[str, Mirror],
-        follower: ProjectionFollower,
+        follower: TimelineFollower,
         district_topics: Mapping[str, tuple[str, ...]],
     ) -> None:
         self.city_bootstrap = city_bootstrap

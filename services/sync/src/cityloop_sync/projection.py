@@ -10,7 +10,7 @@ passed over by the fold, as the case file does with late events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
@@ -29,8 +29,9 @@ from cityloop_shared.contract.events.dispatch import (
     ExtensionDecided,
     SuspensionResumed,
 )
-from cityloop_shared.contract.events.intake import CaseReported
+from cityloop_shared.contract.events.intake import CaseReported, CaseSelfHandled
 from cityloop_shared.contract.events.time_limits import TimeLimitOverdue
+from cityloop_shared.contract.history import ordered
 from cityloop_shared.contract.lifecycle import CaseState, CaseStatus, IllegalTransition, apply
 
 
@@ -62,23 +63,6 @@ class CityCase:
     @property
     def overdue(self) -> bool:
         return bool(self.overdue_steps)
-
-
-def ordered(events: Iterable[CaseEvent]) -> list[CaseEvent]:
-    """A case's events in the order they happened; of one moment, each after its cause."""
-    by_id = {event.event_id: event for event in events}
-    depth: dict[UUID, int] = {}
-
-    def depth_of(event: CaseEvent) -> int:
-        found = depth.get(event.event_id)
-        if found is None:
-            cause = by_id.get(event.causation_id) if event.causation_id else None
-            same_moment = cause is not None and cause.occurred_at == event.occurred_at
-            found = depth_of(cause) + 1 if same_moment and cause is not None else 0
-            depth[event.event_id] = found
-        return found
-
-    return sorted(by_id.values(), key=lambda e: (e.occurred_at, depth_of(e), str(e.event_id)))
 
 
 def fold(events: Sequence[CaseEvent]) -> CityCase | None:
@@ -114,6 +98,13 @@ def _evolve(case: CityCase, event: CaseEvent, status: CaseStatus) -> CityCase:
                 case,
                 channel=p.channel.value,
                 category_code=p.category.code if p.category else None,
+                grid_code=p.location.grid_code,
+            )
+        case CaseSelfHandled(payload=p):
+            return replace(
+                case,
+                channel="supervisor",
+                category_code=p.category.code,
                 grid_code=p.location.grid_code,
             )
         case CaseRegistered(payload=p):

@@ -8,20 +8,10 @@ again from another copy (a re-sent record) is known by its id and changes nothin
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    Column,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    Uuid,
-)
+from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, Uuid
 
 from cityloop_shared.adapters.sql.tables import Moment
+from cityloop_shared.runtime.timeline import timeline_tables
 
 metadata = MetaData()
 
@@ -47,26 +37,6 @@ city_cases = Table(
     Column("overdue_steps", JSON, nullable=False),
 )
 
-city_timeline = Table(
-    "city_timeline",
-    metadata,
-    Column("event_id", Uuid, primary_key=True),
-    Column("case_id", Uuid, nullable=False, index=True),
-    Column("event_type", String(64), nullable=False),
-    Column("site", String(6), nullable=False),
-    Column("occurred_at", Moment, nullable=False),
-    Column("topic", String(249), nullable=False),
-    Column("partition", Integer, nullable=False),
-    Column("offset", BigInteger, nullable=False),
-    Column("logged_at", Moment, nullable=False, doc="When the emitting site's log took it"),
-    Column("applied_at", Moment, nullable=False, doc="When the projection showed it"),
-    Column("body", Text, nullable=False),
-)
-
-positions = Table(
-    "positions",
-    metadata,
-    Column("topic", String(249), primary_key=True),
-    Column("partition", Integer, primary_key=True),
-    Column("next_offset", BigInteger, nullable=False),
-)
+TIMELINE = timeline_tables(metadata, "city_timeline")
+city_timeline = TIMELINE.timeline
+positions = TIMELINE.positions

@@ -1,0 +1,94 @@
+"""The evaluation service (综合评价) as one process: it follows every case topic its site
+reads, judges each case from its whole history, and answers evaluation queries over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from cityloop_evaluation.api import router
+from cityloop_evaluation.config import load_config
+from cityloop_evaluation.projector import Projector
+from cityloop_evaluation.store import TIMELINE
+from cityloop_evaluation.topology import TOPOLOGY
+from cityloop_shared.adapters import open_database
+from cityloop_shared.contract.sites import other_level
+from cityloop_shared.contract.topics import Stage
+from cityloop_shared.logging import get_logger
+from cityloop_shared.messaging.topics import ensure_site_topics
+from cityloop_shared.reference.bundle import ReferenceData
+from cityloop_shared.runtime.app import answer_refusal
+from cityloop_shared.runtime.auth import TokenSigner
+from cityloop_shared.runtime.timeline import TimelineFollower
+from cityloop_shared.settings import ServiceSettings
+from cityloop_shared.stage.decisions import Refused
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+log = get_logger("cityloop.evaluation")
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    reference = (
+        ReferenceData.load(settings.reference_dir)
+        if settings.reference_dir
+        else ReferenceData.demo()
+    )
+    config = load_config(settings.reference_dir)
+    schema = settings.database.schema_of(Stage.EVALUATION)
+    database = open_database(settings.database, schema)
+    sources = TOPOLOGY.sources(settings.site, settings.topic_namespace, settings.district_sites)
+    follower = TimelineFollower(
+        database,
+        settings.kafka.bootstrap_servers,
+        sources,
+        TIMELINE,
+        Projector(reference),
+        client_id=f"cityloop-evaluation-{settings.site}",
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # What the follower reads must exist: the site's topics and the other level's, which
+        # sync fills (the follower waits for a topic until it exists).
+        for site in {settings.site, *other_level(settings.site, settings.district_sites)}:
+            await ensure_site_topics(settings.kafka, site, settings.topic_namespace)
+        task = asyncio.create_task(follower.run(), name="evaluation")
+        log.info("evaluation.started", site=settings.site, topics=len(sources))
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await database.dispose()
+
+    app = FastAPI(title=f"CityLoop evaluation ({settings.site})", lifespan=lifespan)
+    app.state.database = database
+    app.state.reference = reference
+    app.state.config = config
+    app.state.follower = follower
+    app.state.token_signer = TokenSigner(
+        settings.auth_secret.get_secret_value(), settings.auth_token_max_age_seconds
+    )
+    app.add_exception_handler(Refused, answer_refusal)  # type: ignore[arg-type]
+    app.include_router(router)
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, Any]:
+        calendar = reference.calendar
+        coverage = calendar.coverage(datetime.now(calendar.zone).date())
+        return {
+            "stage": Stage.EVALUATION.value,
+            "site": settings.site,
+            "applied": follower.applied,
+            "config": config.fingerprint(),
+            "calendar": {**coverage.model_dump(), "complete": coverage.complete},
+        }
+
+    return app

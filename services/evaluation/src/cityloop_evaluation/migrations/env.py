@@ -1,0 +1,3 @@
+from cityloop_shared.runtime.migrations import run_env
+
+run_env()
