@@ -31,7 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cityloop_deploy import localstack
 from cityloop_deploy.levels import Levels, SitePlan
-from cityloop_deploy.site_fixtures import described_partitions
+from cityloop_deploy.probe import described_partitions
 from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.topics import Stage, event_topic
 

@@ -9,13 +9,15 @@ original byte for byte, and the records, the clocks and the tracking order are t
 from __future__ import annotations
 
 import asyncio
-import importlib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from cityloop_deploy import audit
 from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet
+from cityloop_deploy.replaying import journal, records, service, tracking
 from cityloop_shared.adapters.postgres import PostgresDatabase
 from cityloop_shared.adapters.sql.tables import clocks
 from cityloop_shared.adapters.sqlite import SQLiteDatabase
@@ -24,7 +26,6 @@ from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.contract.topics import event_topic
 from cityloop_shared.ports.unit_of_work import Database
 from cityloop_shared.reference.bundle import ReferenceData
-from cityloop_shared.runtime.definition import StageService
 from cityloop_shared.runtime.migrations import upgrade
 from cityloop_shared.runtime.replay import history, replay
 from cityloop_shared.settings import DatabaseSettings
@@ -32,13 +33,12 @@ from cityloop_shared.settings import DatabaseSettings
 from .loop import Loop
 
 
-def service(stage: str) -> StageService[Any]:
-    defined: StageService[Any] = importlib.import_module(f"cityloop_{stage}.app").SERVICE
-    return defined
-
-
 def test_every_stage_replays_into_sqlite_as_it_ran(
-    loop: Loop, fleet: Fleet, postgres_url: str, tmp_path: Path
+    loop: Loop,
+    fleet: Fleet,
+    postgres_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     closed = loop.run_to_close("public")
     reworked = loop.report()
@@ -60,6 +60,25 @@ def test_every_stage_replays_into_sqlite_as_it_ran(
     # The test moved the late case's disposal marks by hand (loop.disposal_time_passes),
     # outside any event: the replay counts them from the events, as the service did.
     asyncio.run(_replay_all(fleet, postgres_url, tmp_path, moved=(late, "disposal")))
+
+    # The operator's command does the same from the log and the live stores ...
+    config = fleet.config
+    assert config.topic_namespace
+    command = [
+        "replay",
+        *("--site", config.site, "--namespace", config.topic_namespace),
+        *("--bootstrap", config.kafka_bootstrap, "--database", postgres_url),
+        *("--schema-prefix", config.schema_prefix),
+    ]
+    assert audit.main(command) == 0
+    assert "casefile: " in capsys.readouterr().out
+    # ... and names a live record that is not what its events make it, case by case.
+    loop.sql(
+        "casefile", "UPDATE cases SET grid_code = '370212003003001' WHERE case_id = %s", closed
+    )
+    assert audit.main([*command, "--stage", "casefile", "--case", str(closed)]) == 1
+    out = capsys.readouterr().out
+    assert f"case {closed}: the replayed record differs from the live one" in out
 
 
 async def _replay_all(
@@ -111,30 +130,12 @@ async def _replay_stage(
         # Dispatch forwards feedback and reopens for rework; verification sends the check.
         reacts = stage in ("dispatch", "verification")
         assert (result.rederived > 0) is reacts, f"{stage} derived {result.rederived} again"
-        assert await _journal(fresh) == await _journal(original), f"{stage}'s journal"
-        assert await _tracking(fresh) == await _tracking(original), f"{stage}'s tracking"
-        assert await _records(fresh, defined) == await _records(original, defined), stage
+        assert await journal(fresh) == await journal(original), f"{stage}'s journal"
+        assert await tracking(fresh) == await tracking(original), f"{stage}'s tracking"
+        assert await records(fresh, defined) == await records(original, defined), stage
         assert await _clocks(fresh, moved) == await _clocks(original, moved), f"{stage}'s clocks"
     finally:
         await fresh.dispose()
-
-
-async def _journal(database: Database) -> list[tuple[Any, ...]]:
-    async with database.begin() as uow:
-        entries = await uow.recorder.entries(0, 10_000)
-    return [(e.event_id, e.sequence, e.event_hash, e.topic, e.body) for e in entries]
-
-
-async def _tracking(database: Database) -> list[tuple[Any, ...]]:
-    async with database.begin() as uow:
-        return [(a.event_id, a.source) for a in await uow.tracker.history(0, 10_000)]
-
-
-async def _records(database: Database, defined: StageService[Any]) -> dict[Any, Any]:
-    async with database.reading() as reader:
-        ids = [row["case_id"] for row in await reader.rows(select(defined.table.c.case_id))]
-    async with database.begin() as uow:
-        return await uow.states(defined.table, defined.rules.record).load(ids)
 
 
 async def _clocks(database: Database, moved: tuple[Any, str]) -> list[dict[str, Any]]:

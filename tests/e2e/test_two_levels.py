@@ -19,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from cityloop_deploy.cluster_fixtures import SiteClusters
 from cityloop_deploy.levels import Levels
-from cityloop_deploy.site_fixtures import described_partitions
+from cityloop_deploy.probe import described_partitions
 from cityloop_shared.contract.actors import Role
 from cityloop_shared.contract.flows import (
     PUBLIC_CITY,

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.conn import create_conn
 from aiokafka.protocol.admin import ApiVersionRequest
@@ -127,3 +128,15 @@ def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(make())
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(lambda: asyncio.run(make())).result()
+
+
+async def described_partitions(
+    admin: AIOKafkaAdminClient, topics: list[str]
+) -> list[TopicPartition]:
+    """Every partition of ``topics`` as the broker describes them (a topic it does not know
+    has none): a consumer's own metadata need not know a topic made a moment ago."""
+    return [
+        TopicPartition(described["topic"], partition["partition"])
+        for described in await admin.describe_topics(topics)
+        for partition in described["partitions"]
+    ]

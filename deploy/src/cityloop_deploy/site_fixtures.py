@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 
+from cityloop_deploy.probe import described_partitions
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.codec import encode
 from cityloop_shared.contract.envelope import CaseEvent, ChainLink, Payload
@@ -129,18 +130,6 @@ async def topic_records(
         return records
     finally:
         await consumer.stop()
-
-
-async def described_partitions(
-    admin: AIOKafkaAdminClient, topics: list[str]
-) -> list[TopicPartition]:
-    """Every partition of ``topics`` as the broker describes them (a topic it does not know
-    has none): a consumer's own metadata need not know a topic made a moment ago."""
-    return [
-        TopicPartition(described["topic"], partition["partition"])
-        for described in await admin.describe_topics(topics)
-        for partition in described["partitions"]
-    ]
 
 
 async def read_to_the_end(runtime: ServiceRuntime) -> None:
