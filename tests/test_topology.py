@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cityloop_deploy.topology import published
+from cityloop_deploy.topology import contract_documents, published
 from cityloop_shared.contract.lifecycle import CaseState, IllegalTransition, LifecycleView
 from cityloop_shared.contract.registry import EVENT_TYPES
+from cityloop_shared.contract.schemas import event_schema
 from cityloop_shared.contract.topics import Stage
 from cityloop_shared.contract.topology import topology_table
+from cityloop_shared.messaging.asyncapi import asyncapi
 
 TABLE = Path(__file__).parents[1] / "docs" / "topology.md"
 
@@ -83,3 +85,39 @@ def _reach_by(view: LifecycleView, applied: frozenset[str]) -> list[CaseState | 
             if following not in seen:
                 seen.append(following)
     return seen
+
+
+def test_the_catalogue_and_the_asyncapi_documents_are_the_declared_ones() -> None:
+    for path, text in contract_documents(TABLE.parent).items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path.name} disagrees with the services' topology.py: run `uv run cityloop-topology`"
+        )
+
+
+def test_an_asyncapi_document_names_what_its_service_sends_and_receives() -> None:
+    for topology in published():
+        document = asyncapi(topology)
+        messages = document["components"]["messages"]
+        sent = {
+            ref["$ref"].rsplit("/", 1)[1]
+            for operation in document["operations"].values()
+            if operation["action"] == "send"
+            for ref in operation["messages"]
+        }
+        received = {
+            ref["$ref"].rsplit("/", 1)[1]
+            for operation in document["operations"].values()
+            if operation["action"] == "receive"
+            for ref in operation["messages"]
+        }
+        assert {messages[m]["name"] for m in sent} == topology.emits_types
+        across = topology.follows_from_city | topology.follows_from_districts
+        assert {messages[m]["name"] for m in received} == topology.follows_types | {
+            model.type_name() for model in across
+        }
+        for operation in document["operations"].values():
+            channel = document["channels"][operation["channel"]["$ref"].rsplit("/", 1)[1]]
+            for ref in operation["messages"]:
+                assert ref["$ref"].rsplit("/", 1)[1] in channel["messages"]
+        for message in messages.values():
+            assert message["payload"] == event_schema(message["name"])

@@ -1,5 +1,6 @@
-"""``cityloop-topology``: write the site's topology table (``docs/topology.md``) from what each
-workflow service declares in its ``topology.py``."""
+"""``cityloop-topology``: write the site's published contract from what each service declares
+in its ``topology.py``: the topology table (``docs/topology.md``), the topic catalogue
+(``docs/topics.md``) and each service's AsyncAPI document (``docs/asyncapi/<stage>.json``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from cityloop_deploy.fleet import WORKFLOW_STAGES
 from cityloop_deploy.paths import find_repo_root
 from cityloop_shared.contract.topology import Topology, topology_table
+from cityloop_shared.messaging.asyncapi import render, topic_catalogue
 
 
 def declared() -> list[Topology]:
@@ -31,3 +33,16 @@ def main() -> None:
     output: Path = args.output or find_repo_root() / "docs" / "topology.md"
     output.write_text(topology_table(published()), encoding="utf-8")
     print(output)
+    for path, text in contract_documents(output.parent).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(path)
+
+
+def contract_documents(docs: Path) -> dict[Path, str]:
+    """The topic catalogue and every service's AsyncAPI document, by where they are kept."""
+    topologies = published()
+    documents = {docs / "topics.md": topic_catalogue(topologies)}
+    for topology in topologies:
+        documents[docs / "asyncapi" / f"{topology.stage.value}.json"] = render(topology)
+    return documents

@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib.util
 import io
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,12 +41,14 @@ import httpx
 import pytest
 from sqlalchemy import delete
 
-from cityloop_deploy.site_fixtures import eventually
+from cityloop_deploy.site_fixtures import eventually, topic_records
 from cityloop_evaluation.config import EvaluationConfig, Subject
 from cityloop_evaluation.rejudge import rejudge
 from cityloop_evaluation.store import evaluated_cases, step_rounds
 from cityloop_shared.contract.actors import Role
+from cityloop_shared.contract.analytics import for_analysts, personal_paths
 from cityloop_shared.contract.envelope import CaseEvent
+from cityloop_shared.contract.topics import analytics_topic
 from cityloop_shared.contract.values import ReportChannel
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.timeline import TimelineFollower
@@ -320,6 +325,11 @@ async def test_exports_charts_and_refusals(
         assert trend_svg.status_code == 200
         assert trend_svg.text.startswith("<svg")
 
+        contract = (await client.get("/asyncapi.json")).json()
+        assert contract["asyncapi"] == "3.0.0"
+        assert "publishEvaluationEvents" not in contract["operations"]  # it emits nothing
+        assert "case_registered" in contract["components"]["messages"]
+
         wrong = await client.get(
             "/evaluation/district", params={"period": "2026-13"}, headers=leader
         )
@@ -423,3 +433,59 @@ async def test_the_city_evaluates_its_districts_from_their_streams(
     # The city as one region: the same cases, 5 on the demo city's 27 grids (< 1 a grid).
     assert (city_row["id"], city_row["counts"]["cases.registered"]) == ("370200", 5)
     assert city_row["indicators"]["registered_volume"]["score"] == 100
+
+
+async def test_analysts_get_every_event_read_and_nothing_personal(
+    service_settings: ServiceSettings, publish: Publish, evaluation: Evaluation
+) -> None:
+    stories = the_log()
+    log = events(stories)
+    await publish(log)
+    async with evaluation(service_settings, CONFIG) as served:
+        await read_everything(served, len(log))
+        topic = analytics_topic(service_settings.site, service_settings.topic_namespace)
+        records = await topic_records(service_settings.kafka.bootstrap_servers, topic, len(log))
+    carried = [json.loads(record.value) for record in records]
+    assert {r["event_id"] for r in carried} == {str(e.event_id) for e in log}
+    by_id = {str(e.event_id): e for e in log}
+    for record in carried:
+        event = by_id[record["event_id"]]
+        assert (
+            record["payload"]
+            .keys()
+            .isdisjoint(
+                path.split(".")[1] for path in personal_paths(type(event)) if path.count(".") == 1
+            )
+        )
+        assert record == for_analysts(event)
+    reported = next(r for r in carried if r["event_id"] == str(stories["A"].events[0].event_id))
+    assert "description" not in reported["payload"]
+    assert reported["payload"]["location"] == {"grid_code": "370212001001001"}
+
+    # The analyst's example reads the same topic into hotspots and a heat map.
+    example = _analyst_example()
+    counted = example.hotspots(await example.read(service_settings.kafka.bootstrap_servers, topic))
+    # A D E F G in the first grid (F self-handled, G in April), B and C in two others.
+    assert dict(counted) == {
+        ("370212001001001", "01002"): 5,
+        ("370212001002001", "01002"): 1,
+        ("370212002001001", "01002"): 1,
+    }
+    assert example.table(counted).splitlines()[1].split() == ["370212001001001", "01002", "5"]
+    cells = ET.fromstring(example.heat_map(counted)).iter("{http://www.w3.org/2000/svg}rect")
+    shown = {
+        (c.get("data-grid"), c.get("data-category")): int(c.get("data-count") or 0)
+        for c in cells
+        if c.get("class") == "cell"
+    }
+    assert shown == dict(counted)
+
+
+def _analyst_example() -> Any:
+    path = Path(__file__).parents[3] / "docs" / "analyst" / "hotspots.py"
+    spec = importlib.util.spec_from_file_location("hotspots", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

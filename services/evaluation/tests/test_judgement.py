@@ -5,14 +5,19 @@ on the demo calendar (working hours 08:30–12:00 and 13:30–17:30, 7.5 hours a
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from cityloop_evaluation.judgement import Outcome, judge
+from cityloop_shared.contract.codec import decode, encode
+from cityloop_shared.contract.envelope import CaseEvent
+from cityloop_shared.contract.events.deadlines import LIFTED_FROM_V1
 from cityloop_shared.contract.values import ClockStep
 from cityloop_shared.reference.bundle import ReferenceData
+from cityloop_shared.stage.deadlines import step_deadline
 from cityloop_shared.testing.stories import Story
 
 pytestmark = pytest.mark.unit
@@ -191,3 +196,51 @@ def test_a_self_handled_report_is_a_closed_case_with_no_steps() -> None:
     )
     assert case.closed_at == case.reported_at == at("2026-03-10", "10:00")
     assert case.rounds == ()
+
+
+def as_version_1(event: CaseEvent) -> CaseEvent:
+    """The event as version 1 logged it (no ``deadlines``), read back through the upcasters."""
+    raw = json.loads(encode(event))
+    if event.event_type in LIFTED_FROM_V1:
+        raw["schema_version"] = 1
+        del raw["payload"]["deadlines"]
+    return decode(json.dumps(raw))
+
+
+def test_a_log_written_with_version_1_is_judged_as_the_same_log_in_version_2() -> None:
+    """Schema evolution: the v1 log lacks the deadlines v2 carries; its upcaster lifts what
+    v1 had, and the rest is computed as the stages computed it then."""
+
+    def due(step: ClockStep, start: datetime) -> datetime:
+        return step_deadline(step, start, "01002", None, REFERENCE).due_at
+
+    reported, accepted, registered = (
+        at("2026-03-10", "08:40"),
+        at("2026-03-10", "08:45"),
+        at("2026-03-10", "08:50"),
+    )
+    story = (
+        Story()
+        .reported(reported, by="sv-370212-01", acceptance_due=due(ClockStep.ACCEPTANCE, reported))
+        .accepted(accepted, by="op-1", registration_due=due(ClockStep.REGISTRATION, accepted))
+        .registered(
+            registered,
+            by="chief-1",
+            dispatch_due=due(ClockStep.DISPATCH, registered),
+            overall_due=due(ClockStep.OVERALL, registered),
+        )
+        .handled(
+            department="370212-urban",
+            dispatched=at("2026-03-10", "09:00"),
+            due=at("2026-03-10", "11:00"),
+            done=at("2026-03-10", "11:30"),
+        )
+        .check_requested(
+            at("2026-03-10", "11:30"), supervisor="sv-370212-01", due=at("2026-03-10", "14:00")
+        )
+        .check_passed(at("2026-03-10", "11:50"), supervisor="sv-370212-01")
+        .closed(at("2026-03-10", "14:30"), by="chief-1")
+    )
+    old = [as_version_1(event) for event in story.events]
+    assert {e.schema_version for e in old if e.event_type in LIFTED_FROM_V1} == {2}  # lifted
+    assert judge(old, REFERENCE) == judge(story.events, REFERENCE)

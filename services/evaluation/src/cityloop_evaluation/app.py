@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from cityloop_evaluation.analytics import AnalyticsFeed
 from cityloop_evaluation.api import router
 from cityloop_evaluation.config import load_config
 from cityloop_evaluation.projector import Projector
@@ -19,9 +20,10 @@ from cityloop_evaluation.store import TIMELINE
 from cityloop_evaluation.topology import TOPOLOGY
 from cityloop_shared.adapters import open_database
 from cityloop_shared.contract.sites import other_level
-from cityloop_shared.contract.topics import Stage
+from cityloop_shared.contract.topics import Stage, analytics_topic
 from cityloop_shared.logging import get_logger
-from cityloop_shared.messaging.topics import ensure_site_topics
+from cityloop_shared.messaging.asyncapi import asyncapi
+from cityloop_shared.messaging.topics import EVENT_TOPIC_CONFIG, ensure_site_topics, ensure_topics
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.app import answer_refusal
 from cityloop_shared.runtime.auth import TokenSigner
@@ -44,6 +46,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     schema = settings.database.schema_of(Stage.EVALUATION)
     database = open_database(settings.database, schema)
     sources = TOPOLOGY.sources(settings.site, settings.topic_namespace, settings.district_sites)
+    feed = AnalyticsFeed(
+        settings.kafka.bootstrap_servers, analytics_topic(settings.site, settings.topic_namespace)
+    )
     follower = TimelineFollower(
         database,
         settings.kafka.bootstrap_servers,
@@ -51,6 +56,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         TIMELINE,
         Projector(reference),
         client_id=f"cityloop-evaluation-{settings.site}",
+        pass_on=feed,
     )
 
     @asynccontextmanager
@@ -59,6 +65,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         # sync fills (the follower waits for a topic until it exists).
         for site in {settings.site, *other_level(settings.site, settings.district_sites)}:
             await ensure_site_topics(settings.kafka, site, settings.topic_namespace)
+        await ensure_topics(settings.kafka, {feed.topic: EVENT_TOPIC_CONFIG})
+        await feed.start()
         task = asyncio.create_task(follower.run(), name="evaluation")
         log.info("evaluation.started", site=settings.site, topics=len(sources))
         try:
@@ -66,6 +74,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            await feed.stop()
             await database.dispose()
 
     app = FastAPI(title=f"CityLoop evaluation ({settings.site})", lifespan=lifespan)
@@ -78,6 +87,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     )
     app.add_exception_handler(Refused, answer_refusal)  # type: ignore[arg-type]
     app.include_router(router)
+
+    @app.get("/asyncapi.json", tags=["contract"])
+    async def published_contract() -> dict[str, Any]:
+        """What evaluation reads, with every message's schema (AsyncAPI 3)."""
+        return asyncapi(TOPOLOGY)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, Any]:

@@ -41,5 +41,11 @@ def dead_letter_topic(site: str, stage: Stage, namespace: str | None = None) -> 
     return _prefixed(namespace, f"cityloop.{site}.{stage.value}.dlq.v{CONTRACT_MAJOR_VERSION}")
 
 
+def analytics_topic(site: str, namespace: str | None = None) -> str:
+    """``cityloop.<site>.analytics.v1``: every case event the site's evaluation reads, in the
+    form analysts receive it (no personal data), keyed by case id. At a city it is city-wide."""
+    return _prefixed(namespace, f"cityloop.{site}.analytics.v{CONTRACT_MAJOR_VERSION}")
+
+
 def _prefixed(namespace: str | None, name: str) -> str:
     return f"{namespace}.{name}" if namespace else name

@@ -5,9 +5,21 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AnyUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+)
 
 from .ids import CaseKind
+
+PERSONAL: dict[str, JsonValue] = {"x-personal": True}
+"""Marks a field that holds, or as free text or a photo may hold, personal data of the public
+(a reporter's name, phone, home): the analysts' stream leaves it out (:mod:`.analytics`)."""
 
 GridCode = Annotated[str, StringConstraints(pattern=r"^\d{15}$")]
 """单元网格 code: 6-digit division + 3-digit street + 3-digit community + 3-digit sequence."""
@@ -48,8 +60,8 @@ class GeoPoint(Value):
 
 
 class Location(Value):
-    point: GeoPoint | None = None
-    address: str | None = Field(default=None, max_length=500)
+    point: GeoPoint | None = Field(default=None, json_schema_extra=PERSONAL)
+    address: str | None = Field(default=None, max_length=500, json_schema_extra=PERSONAL)
     grid_code: GridCode
 
 

@@ -26,6 +26,13 @@ async def ensure_site_topics(
     for stage in stages:
         wanted[event_topic(site, stage, namespace)] = EVENT_TOPIC_CONFIG
         wanted[dead_letter_topic(site, stage, namespace)] = EVENT_TOPIC_CONFIG
+    return await ensure_topics(settings, wanted, partitions)
+
+
+async def ensure_topics(
+    settings: KafkaSettings, wanted: dict[str, dict[str, str]], partitions: int = 3
+) -> list[str]:
+    """Create the topics of ``wanted`` (name → config) that do not exist yet."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:

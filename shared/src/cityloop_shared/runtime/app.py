@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from cityloop_shared.contract.lifecycle import IllegalTransition
+from cityloop_shared.messaging.asyncapi import asyncapi
 from cityloop_shared.runtime.auth import TokenSigner
 from cityloop_shared.runtime.consumer import subscribe
 from cityloop_shared.runtime.definition import StageService
@@ -41,6 +42,11 @@ def service_app(service: StageService[Any], settings: ServiceSettings) -> FastAP
     app.add_exception_handler(Refused, answer_refusal)  # type: ignore[arg-type]
     for router in service.routers:
         app.include_router(router)
+
+    @app.get("/asyncapi.json", tags=["contract"])
+    async def published_contract() -> dict[str, Any]:
+        """What the service publishes and reads, with every message's schema (AsyncAPI 3)."""
+        return asyncapi(service.rules.topology)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, Any]:

@@ -46,6 +46,9 @@ log = get_logger("cityloop.timeline")
 Project = Callable[[UnitOfWork, Mapping[UUID, Sequence[CaseEvent]]], Awaitable[None]]
 """What a reader makes of the whole histories of the cases a batch touched, in its
 transaction."""
+Pass = Callable[[Sequence[CaseEvent]], Awaitable[None]]
+"""What a reader passes on of the events new to it, before its transaction commits: a batch
+whose passing fails is read again, so what is passed on may come twice, never not at all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,7 @@ class TimelineFollower:
         tables: TimelineTables,
         project: Project,
         client_id: str,
+        pass_on: Pass | None = None,
     ) -> None:
         self.database = database
         self.bootstrap = bootstrap
@@ -101,6 +105,7 @@ class TimelineFollower:
         self.tables = tables
         self.project = project
         self.client_id = client_id
+        self.pass_on = pass_on
         self.read_to: dict[TopicPartition, int] = {}
         """The next offset of each partition, as last committed."""
         self.applied = 0
@@ -215,6 +220,8 @@ class TimelineFollower:
             touched = {e.case_id for e, _ in new}
             if touched:
                 await self.project(uow, await histories(uow, timeline, touched))
+            if new and self.pass_on is not None:
+                await self.pass_on([e for e, _ in new])
         self.read_to.update(reached)
         self.applied += len(new)
 

@@ -12,6 +12,7 @@ from cityloop_shared.contract.ids import CaseNumber
 from cityloop_shared.contract.sites import SiteCode
 from cityloop_shared.contract.topics import Stage
 from cityloop_shared.contract.values import (
+    PERSONAL,
     Attachment,
     CaseLevel,
     Category,
@@ -58,8 +59,8 @@ class VerificationRequested(CaseEvent):
 
 class VerificationReportedPayload(Timed):
     confirmed: bool
-    remarks: str | None = Field(default=None, max_length=2000)
-    attachments: tuple[Attachment, ...] = ()
+    remarks: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
+    attachments: tuple[Attachment, ...] = Field(default=(), json_schema_extra=PERSONAL)
 
 
 class VerificationReported(CaseEvent):
@@ -93,7 +94,7 @@ class CaseRegistered(CaseEvent):
 
 
 class ReasonPayload(Payload):
-    reason: Reason
+    reason: Reason = Field(json_schema_extra=PERSONAL)
 
 
 class TimedReasonPayload(ReasonPayload, Timed):
@@ -117,7 +118,7 @@ class VoidRequested(CaseEvent):
 
 
 class VoidRefusedPayload(Payload):
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
 
 
 class VoidRefused(CaseEvent):
@@ -129,7 +130,7 @@ class VoidRefused(CaseEvent):
 
 
 class CaseVoidedPayload(Payload):
-    reason: Reason
+    reason: Reason = Field(json_schema_extra=PERSONAL)
     requested_by: str = Field(min_length=1, max_length=128)
     approved_by: str = Field(min_length=1, max_length=128, description="The duty chief")
 
@@ -144,7 +145,7 @@ class CaseVoided(CaseEvent):
 
 class CaseForwardedToCityPayload(Timed):
     city_site: SiteCode
-    reason: Reason
+    reason: Reason = Field(json_schema_extra=PERSONAL)
     case_number: CaseNumber | None = Field(
         default=None, description="The district's case number (null in events before v1.2)"
     )
@@ -169,7 +170,7 @@ class CaseForwardedToCity(CaseEvent):
 
 
 class ForwardingAcceptedPayload(Timed):
-    remarks: str | None = Field(default=None, max_length=2000)
+    remarks: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
 
 
 class ForwardingAccepted(CaseEvent):

@@ -11,6 +11,7 @@ from cityloop_shared.contract.events.deadlines import TIMED_SINCE, Timed
 from cityloop_shared.contract.ids import CaseNumber
 from cityloop_shared.contract.topics import Stage
 from cityloop_shared.contract.values import (
+    PERSONAL,
     Category,
     DepartmentId,
     GridCode,
@@ -38,7 +39,7 @@ class CaseDispatchedPayload(CaseFacts, Timed):
         default=None, description="What the responsibility matrix suggested"
     )
     deadline: AwareDatetime = Field(description="The clock starts at dispatch")
-    instructions: str | None = Field(default=None, max_length=2000)
+    instructions: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
 
 
 class CaseDispatched(CaseEvent):
@@ -54,7 +55,7 @@ class CaseRedispatchedPayload(Timed):
     department_id: DepartmentId
     previous_department_id: DepartmentId
     deadline: AwareDatetime
-    reason: Reason
+    reason: Reason = Field(json_schema_extra=PERSONAL)
 
 
 class CaseRedispatched(CaseEvent):
@@ -86,7 +87,7 @@ class ReturnRefused(CaseEvent):
 class ExtensionDecidedPayload(Payload):
     approved: bool
     deadline: AwareDatetime = Field(description="The deadline in force after the decision")
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
 
 
 class ExtensionDecided(CaseEvent):
@@ -115,7 +116,7 @@ class SuspensionRefused(CaseEvent):
 
 class SuspensionResumedPayload(Payload):
     deadline: AwareDatetime = Field(description="The deadline after the stopped time is added back")
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
 
 
 class SuspensionResumed(CaseEvent):
@@ -127,7 +128,7 @@ class SuspensionResumed(CaseEvent):
 
 
 class FeedbackForwardedPayload(CaseFacts):
-    remarks: str | None = Field(default=None, max_length=2000)
+    remarks: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
     department_id: DepartmentId | None = Field(
         default=None, description="The department that reported the problem handled"
     )
@@ -144,7 +145,7 @@ class FeedbackForwarded(CaseEvent):
 class CaseReopenedForReworkPayload(Timed):
     department_id: DepartmentId = Field(description="Always the department that handled it")
     deadline: AwareDatetime
-    reason: Reason
+    reason: Reason = Field(json_schema_extra=PERSONAL)
 
 
 class CaseReopenedForRework(CaseEvent):
@@ -157,7 +158,7 @@ class CaseReopenedForRework(CaseEvent):
 
 
 class FollowUpPayload(Payload):
-    message: Text
+    message: Text = Field(json_schema_extra=PERSONAL)
     department_id: DepartmentId | None = None
 
 

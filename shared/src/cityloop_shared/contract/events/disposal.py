@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, Field
 
 from cityloop_shared.contract.envelope import CaseEvent, Payload
 from cityloop_shared.contract.topics import Stage
-from cityloop_shared.contract.values import Attachment, DepartmentId, Reason, Text
+from cityloop_shared.contract.values import PERSONAL, Attachment, DepartmentId, Reason, Text
 
 from .casefile import ReasonPayload
 
@@ -35,7 +35,7 @@ class ReturnRequested(CaseEvent):
 
 class ExtensionRequestedPayload(Payload):
     proposed_deadline: AwareDatetime
-    reason: Reason
+    reason: Reason = Field(json_schema_extra=PERSONAL)
 
 
 class ExtensionRequested(CaseEvent):
@@ -56,8 +56,10 @@ class SuspensionRequested(CaseEvent):
 
 class DisposalCompletedPayload(Payload):
     department_id: DepartmentId
-    description: Text
-    evidence: tuple[Attachment, ...] = Field(default=(), description="Photos of the result")
+    description: Text = Field(json_schema_extra=PERSONAL)
+    evidence: tuple[Attachment, ...] = Field(
+        default=(), description="Photos of the result", json_schema_extra=PERSONAL
+    )
 
 
 class DisposalCompleted(CaseEvent):

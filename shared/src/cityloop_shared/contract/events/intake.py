@@ -11,6 +11,7 @@ from cityloop_shared.contract.envelope import CaseEvent, Payload
 from cityloop_shared.contract.events.deadlines import TIMED_SINCE, Timed
 from cityloop_shared.contract.topics import Stage
 from cityloop_shared.contract.values import (
+    PERSONAL,
     Attachment,
     Category,
     Location,
@@ -25,14 +26,19 @@ class CaseReportedPayload(Timed):
     category: Category | None = Field(
         default=None, description="Null when the reporter could not tell; set at registration"
     )
-    description: Text
+    description: Text = Field(json_schema_extra=PERSONAL)
     location: Location
-    attachments: tuple[Attachment, ...] = ()
+    attachments: tuple[Attachment, ...] = Field(default=(), json_schema_extra=PERSONAL)
     reporter: PublicReporter | None = Field(
-        default=None, description="Personal data of a public reporter; removed by redaction"
+        json_schema_extra=PERSONAL,
+        default=None,
+        description="Personal data of a public reporter; removed by redaction",
     )
     external_id: str | None = Field(
-        default=None, max_length=128, description="The channel's own id, e.g. an Open311 token"
+        json_schema_extra=PERSONAL,
+        default=None,
+        max_length=128,
+        description="The channel's own id, e.g. an Open311 token",
     )
     possible_duplicates: tuple[UUID, ...] = Field(
         default=(), description="Recent nearby cases of the same category: flagged, not dropped"
@@ -50,10 +56,14 @@ class CaseReported(CaseEvent):
 
 class CaseSelfHandledPayload(Payload):
     category: Category
-    description: Text = Field(description="The problem, and what the supervisor did about it")
+    description: Text = Field(
+        description="The problem, and what the supervisor did about it", json_schema_extra=PERSONAL
+    )
     location: Location
-    attachments: tuple[Attachment, ...] = Field(default=(), description="Photos of the result")
-    external_id: str | None = Field(default=None, max_length=128)
+    attachments: tuple[Attachment, ...] = Field(
+        default=(), description="Photos of the result", json_schema_extra=PERSONAL
+    )
+    external_id: str | None = Field(default=None, max_length=128, json_schema_extra=PERSONAL)
 
 
 class CaseSelfHandled(CaseEvent):

@@ -11,7 +11,7 @@ from cityloop_shared.contract.envelope import CaseEvent, Payload
 from cityloop_shared.contract.events.deadlines import TIMED_SINCE, Timed
 from cityloop_shared.contract.sites import SiteCode
 from cityloop_shared.contract.topics import Stage
-from cityloop_shared.contract.values import Attachment, Reason
+from cityloop_shared.contract.values import PERSONAL, Attachment, Reason
 
 
 class CheckRequestedPayload(Timed):
@@ -34,8 +34,8 @@ class CheckRequested(CaseEvent):
 
 
 class CheckResultPayload(Payload):
-    remarks: str | None = Field(default=None, max_length=2000)
-    attachments: tuple[Attachment, ...] = ()
+    remarks: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
+    attachments: tuple[Attachment, ...] = Field(default=(), json_schema_extra=PERSONAL)
 
 
 class CheckPassed(CaseEvent):
@@ -47,8 +47,8 @@ class CheckPassed(CaseEvent):
 
 
 class CheckFailedPayload(Payload):
-    reason: Reason
-    attachments: tuple[Attachment, ...] = ()
+    reason: Reason = Field(json_schema_extra=PERSONAL)
+    attachments: tuple[Attachment, ...] = Field(default=(), json_schema_extra=PERSONAL)
 
 
 class CheckFailed(CaseEvent):
@@ -60,7 +60,7 @@ class CheckFailed(CaseEvent):
 
 
 class CaseClosedPayload(Payload):
-    remarks: str | None = Field(default=None, max_length=2000)
+    remarks: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
 
 
 class CaseClosed(CaseEvent):
@@ -82,7 +82,7 @@ class SatisfactionSource(StrEnum):
 
 class SatisfactionRecordedPayload(Payload):
     score: int = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied")
-    remarks: str | None = Field(default=None, max_length=2000)
+    remarks: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
     source: SatisfactionSource = SatisfactionSource.CALLBACK
 
 

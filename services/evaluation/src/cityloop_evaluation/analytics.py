@@ -1,0 +1,48 @@
+"""The analysts' stream (分析数据流): every case event evaluation reads, as analysts receive it
+(:func:`~cityloop_shared.contract.analytics.for_analysts`: nothing personal), on the site's
+analytics topic, keyed by case id, in the order read. At the city it is city-wide.
+
+Passed on before the batch that read it commits: a crash between the two sends a batch
+again, so a reader drops an event id it has seen (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+
+from cityloop_shared.contract.analytics import for_analysts
+from cityloop_shared.contract.envelope import CaseEvent
+from cityloop_shared.messaging import headers
+
+
+class AnalyticsFeed:
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, enable_idempotence=True, acks="all"
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def __call__(self, events: Sequence[CaseEvent]) -> None:
+        sent = [
+            await self._producer.send(
+                self.topic,
+                json.dumps(for_analysts(event), ensure_ascii=False).encode(),
+                key=str(event.case_id).encode(),
+                headers=[
+                    (headers.EVENT_TYPE, event.event_type.encode()),
+                    (headers.EVENT_ID, str(event.event_id).encode()),
+                ],
+            )
+            for event in events
+        ]
+        for delivery in sent:
+            await delivery
