@@ -3,6 +3,10 @@
     cityloop-audit verify --site 370212 [--database URL]
     cityloop-audit timeline --site 370212 --case CASE_ID [--format table|json|csv]
     cityloop-audit replay --site 370212 --database URL [--stage dispatch] [--case CASE_ID]
+    cityloop-audit archive --site 370212 --out archive/370212
+
+Each reads the site's log from Kafka, or with ``--archive DIR`` from the Parquet files that
+``archive`` writes (one a day; see :mod:`cityloop_deploy.archive`).
 
 ``verify`` reads every case topic of the site from its first record to its last and checks
 every case's chain on every stream: an altered, removed or reordered event breaks a link,
@@ -42,6 +46,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from cityloop_deploy import replaying
+from cityloop_deploy.archive import read_archive, write_archive
 from cityloop_deploy.fleet import WORKFLOW_STAGES
 from cityloop_deploy.probe import described_partitions, run_sync
 from cityloop_shared.adapters.postgres import PostgresDatabase, libpq_url
@@ -85,7 +90,13 @@ async def read_log(
                     for record in found:
                         if record.offset < wanted.get(tp, 0):
                             records.append(
-                                LoggedRecord(tp.topic, tp.partition, record.offset, record.value)
+                                LoggedRecord(
+                                    tp.topic,
+                                    tp.partition,
+                                    record.offset,
+                                    record.value,
+                                    record.timestamp,
+                                )
                             )
                     if found and found[-1].offset + 1 >= wanted.get(tp, 0):
                         wanted.pop(tp, None)
@@ -94,6 +105,21 @@ async def read_log(
     finally:
         await consumer.stop()
         await admin.close()
+
+
+def the_log(args: argparse.Namespace, topics: Sequence[str]) -> list[LoggedRecord]:
+    """The records of ``topics``: from the archive when one is named, else from Kafka."""
+    if args.archive is not None:
+        wanted = set(topics)
+        return [record for record in read_archive(args.archive) if record.topic in wanted]
+    return run_sync(lambda: read_log(args.bootstrap, topics))
+
+
+def archive(args: argparse.Namespace, console: Console) -> int:
+    records = run_sync(lambda: read_log(args.bootstrap, site_topics(args.site, args.namespace)))
+    written = write_archive(records, args.out)
+    console.print(f"{len(records)} records in {len(written)} daily file(s) under {args.out}")
+    return 0
 
 
 def site_topics(site: str, namespace: str | None) -> list[str]:
@@ -113,7 +139,7 @@ def journals(database_url: str, schema_prefix: str) -> dict[str, list[JournalEnt
 
 def verify(args: argparse.Namespace, console: Console) -> int:
     topics = site_topics(args.site, args.namespace)
-    records = run_sync(lambda: read_log(args.bootstrap, topics))
+    records = the_log(args, topics)
     broken = verify_log(records)
     cases = {(r.topic, json.loads(r.value).get("case_id")) for r in records if r.value[:1] == b"{"}
     console.print(f"{len(records)} records, {len(cases)} case chains on {len(topics)} topics")
@@ -139,7 +165,7 @@ def verify(args: argparse.Namespace, console: Console) -> int:
 
 
 def timeline(args: argparse.Namespace, console: Console) -> int:
-    records = run_sync(lambda: read_log(args.bootstrap, site_topics(args.site, args.namespace)))
+    records = the_log(args, site_topics(args.site, args.namespace))
     rows: list[dict[str, Any]] = []
     for record in records:
         try:
@@ -194,7 +220,7 @@ def replay(args: argparse.Namespace, console: Console) -> int:
                 args.site, args.namespace, args.districts.split(",") if args.districts else ()
             )
         )
-    records = run_sync(lambda: read_log(args.bootstrap, sorted(topics)))
+    records = the_log(args, sorted(topics))
     received = {}
     for record in records:
         try:
@@ -251,11 +277,16 @@ def _parser() -> argparse.ArgumentParser:
         ("verify", "prove the log unaltered"),
         ("timeline", "one case's history"),
         ("replay", "replay the services' histories and compare with their stores"),
+        ("archive", "write the site's log to Parquet files, one a day"),
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("--site", default=settings.site)
         command.add_argument("--namespace", default=settings.topic_namespace)
         command.add_argument("--bootstrap", default=settings.kafka.bootstrap_servers)
+        if name == "archive":
+            command.add_argument("--out", type=Path, required=True, help="the archive's folder")
+            continue
+        command.add_argument("--archive", type=Path, help="read this archive, not Kafka")
         if name == "verify":
             command.add_argument("--database", help="also compare the services' journals")
             command.add_argument("--schema-prefix", default="", help="of the services' schemas")
@@ -280,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         soft_wrap=True,
         highlight=False,
     )
-    commands = {"verify": verify, "timeline": timeline, "replay": replay}
+    commands = {"verify": verify, "timeline": timeline, "replay": replay, "archive": archive}
     return commands[args.command](args, console)
 
 

@@ -39,20 +39,26 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete
 
+from cityloop_deploy.fleet import delete_namespace_topics
 from cityloop_deploy.site_fixtures import eventually, topic_records
 from cityloop_evaluation.config import EvaluationConfig, Subject
 from cityloop_evaluation.rejudge import rejudge
 from cityloop_evaluation.store import evaluated_cases, step_rounds
 from cityloop_shared.contract.actors import Role
 from cityloop_shared.contract.analytics import for_analysts, personal_paths
+from cityloop_shared.contract.codec import encode
 from cityloop_shared.contract.envelope import CaseEvent
-from cityloop_shared.contract.topics import analytics_topic
-from cityloop_shared.contract.values import ReportChannel
+from cityloop_shared.contract.events.deadlines import LIFTED_FROM_V1
+from cityloop_shared.contract.registry import EVENT_TYPES
+from cityloop_shared.contract.topics import analytics_topic, event_topic
+from cityloop_shared.contract.values import ClockStep, ReportChannel
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.timeline import TimelineFollower
 from cityloop_shared.settings import ServiceSettings
+from cityloop_shared.stage.deadlines import step_deadline
 from cityloop_shared.testing.stories import Story
 
 pytestmark = pytest.mark.integration
@@ -489,3 +495,91 @@ def _analyst_example() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+async def test_a_log_written_in_version_1_evaluates_as_in_version_2(
+    service_settings: ServiceSettings, auth: Auth, evaluation: Evaluation
+) -> None:
+    """Schema evolution on the real broker: the same cases logged once as version 1 wrote
+    them (no deadlines but a dispatch's and a task's) and once as version 2 give one table,
+    the upcasters lifting the old records and the rest computed as the stages did."""
+    reference = ReferenceData.demo()
+
+    def due(step: ClockStep, start: datetime) -> datetime:
+        return step_deadline(step, start, "01002", None, reference).due_at
+
+    stories = []
+    for number, day in enumerate((10, 11, 12), start=1):
+        registered = at(day, "09:00")
+        stories.append(
+            Story(sequence=number)
+            .reported(
+                at(day, "08:40"), by=SV, acceptance_due=due(ClockStep.ACCEPTANCE, at(day, "08:40"))
+            )
+            .accepted(
+                at(day, "08:50"),
+                by="op-1",
+                registration_due=due(ClockStep.REGISTRATION, at(day, "08:50")),
+            )
+            .registered(
+                registered,
+                by="chief-1",
+                dispatch_due=due(ClockStep.DISPATCH, registered),
+                overall_due=due(ClockStep.OVERALL, registered),
+            )
+            .handled(
+                department=URBAN,
+                dispatched=at(day, "09:20"),
+                due=at(day, "11:20"),
+                done=at(day, f"1{number}:00"),
+            )
+        )
+    v2 = [event for story in stories for event in story.events]
+    answers: list[list[Any]] = []
+    for written in (v2, [as_version_1(event) for event in v2]):
+        namespace = f"{service_settings.topic_namespace}v{len(answers) + 1}"
+        settings = service_settings.model_copy(
+            update={
+                "topic_namespace": namespace,
+                "database": service_settings.database.model_copy(
+                    update={
+                        "schema_name": f"{service_settings.database.schema_name}_{len(answers)}"
+                    }
+                ),
+            }
+        )
+        async with evaluation(settings, CONFIG) as served:
+            await write_raw(settings, written)
+            await read_everything(served, len(written))
+            answers.append(
+                [
+                    await _get(served[0], auth, f"/evaluation/{subject}", {"period": "2026-03"})
+                    for subject in ("district", "department", "dispatcher", "duty_chief")
+                ]
+            )
+        await delete_namespace_topics(settings.kafka.bootstrap_servers, namespace)
+    assert answers[0] == answers[1]
+    assert answers[0][1]["rows"][0]["indicators"]["handled_on_time_rate"]["denominator"] == 3
+
+
+def as_version_1(event: CaseEvent) -> bytes:
+    """The record as version 1 wrote it: no ``deadlines``."""
+    raw = json.loads(encode(event))
+    if event.event_type in LIFTED_FROM_V1:
+        raw["schema_version"] = 1
+        del raw["payload"]["deadlines"]
+    return json.dumps(raw).encode()
+
+
+async def write_raw(settings: ServiceSettings, records: list[CaseEvent] | list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        for record in records:
+            value = record if isinstance(record, bytes) else encode(record)
+            event = json.loads(value)
+            stage = next(iter(EVENT_TYPES[event["event_type"]].emitted_by))
+            topic = event_topic(settings.site, stage, settings.topic_namespace)
+            await producer.send_and_wait(topic, value, key=event["case_id"].encode())
+    finally:
+        await producer.stop()

@@ -40,6 +40,13 @@ class KafkaSettings(BaseSettings):
         description="How long the broker may hold a consumer's fetch to gather batch_min_bytes: "
         "the most an event of a quiet site waits for company",
     )
+    retention_ms: int = Field(
+        default=-1,
+        ge=-1,
+        description="How long a case topic a service creates keeps its events: -1 (the "
+        "default) forever, as the log of record and of audits; set it to what the law asks, "
+        "and archive before (cityloop-audit archive). Topics are never compacted.",
+    )
 
 
 class DatabaseSettings(BaseSettings):

@@ -23,7 +23,11 @@ from cityloop_shared.contract.sites import other_level
 from cityloop_shared.contract.topics import Stage, analytics_topic
 from cityloop_shared.logging import get_logger
 from cityloop_shared.messaging.asyncapi import asyncapi
-from cityloop_shared.messaging.topics import EVENT_TOPIC_CONFIG, ensure_site_topics, ensure_topics
+from cityloop_shared.messaging.topics import (
+    ensure_site_topics,
+    ensure_topics,
+    event_topic_config,
+)
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.app import answer_refusal
 from cityloop_shared.runtime.auth import TokenSigner
@@ -65,7 +69,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         # sync fills (the follower waits for a topic until it exists).
         for site in {settings.site, *other_level(settings.site, settings.district_sites)}:
             await ensure_site_topics(settings.kafka, site, settings.topic_namespace)
-        await ensure_topics(settings.kafka, {feed.topic: EVENT_TOPIC_CONFIG})
+        await ensure_topics(settings.kafka, {feed.topic: event_topic_config(settings.kafka)})
         await feed.start()
         task = asyncio.create_task(follower.run(), name="evaluation")
         log.info("evaluation.started", site=settings.site, topics=len(sources))

@@ -28,6 +28,8 @@ class LoggedRecord:
     partition: int
     offset: int
     value: bytes
+    logged_at_ms: int | None = None
+    """When the log took it (the record's timestamp), where known."""
 
     @property
     def place(self) -> str:

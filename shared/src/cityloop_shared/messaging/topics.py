@@ -14,6 +14,11 @@ EVENT_TOPIC_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
 """Unlimited retention and never compaction: an event topic is an audit log."""
 
 
+def event_topic_config(settings: KafkaSettings) -> dict[str, str]:
+    """The case topics' config: kept as long as ``retention_ms`` says, never compacted."""
+    return {**EVENT_TOPIC_CONFIG, "retention.ms": str(settings.retention_ms)}
+
+
 async def ensure_site_topics(
     settings: KafkaSettings,
     site: str,
@@ -24,8 +29,8 @@ async def ensure_site_topics(
     """Create each stage's event and dead-letter topics of a site that do not exist yet."""
     wanted = {}
     for stage in stages:
-        wanted[event_topic(site, stage, namespace)] = EVENT_TOPIC_CONFIG
-        wanted[dead_letter_topic(site, stage, namespace)] = EVENT_TOPIC_CONFIG
+        wanted[event_topic(site, stage, namespace)] = event_topic_config(settings)
+        wanted[dead_letter_topic(site, stage, namespace)] = event_topic_config(settings)
     return await ensure_topics(settings, wanted, partitions)
 
 
