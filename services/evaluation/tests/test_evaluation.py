@@ -31,7 +31,7 @@ import importlib.util
 import io
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -167,6 +167,19 @@ def events(stories: dict[str, Story]) -> list[CaseEvent]:
     return [event for story in stories.values() for event in story.events]
 
 
+@contextlib.asynccontextmanager
+async def the_log_evaluated(
+    settings: ServiceSettings, publish: Publish, evaluation: Evaluation
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Story]]]:
+    """The service, once it has read the whole log."""
+    stories = the_log()
+    log = events(stories)
+    await publish(log)
+    async with evaluation(settings, CONFIG) as served:
+        await read_everything(served, len(log))
+        yield served[0], stories
+
+
 async def table(client: httpx.AsyncClient, auth: Auth, subject: str, **query: str) -> Any:
     answer = await client.get(
         f"/evaluation/{subject}", params={"period": "2026-03", **query}, headers=auth(Role.LEADER)
@@ -191,13 +204,7 @@ def rows_by_id(found: Any) -> dict[str, Any]:
 async def test_league_tables_of_a_fixed_log_are_the_figures_worked_out_by_hand(
     service_settings: ServiceSettings, publish: Publish, auth: Auth, evaluation: Evaluation
 ) -> None:
-    stories = the_log()
-    log = events(stories)
-    await publish(log)
-    async with evaluation(service_settings, CONFIG) as served:
-        client, _ = served
-        await read_everything(served, len(log))
-
+    async with the_log_evaluated(service_settings, publish, evaluation) as (client, stories):
         districts = await table(client, auth, "district")
         assert districts["config"]["fingerprint"] == CONFIG.fingerprint()
         assert districts["config"]["minimum_volume"] == 1
@@ -289,12 +296,7 @@ async def test_league_tables_of_a_fixed_log_are_the_figures_worked_out_by_hand(
 async def test_exports_charts_and_refusals(
     service_settings: ServiceSettings, publish: Publish, auth: Auth, evaluation: Evaluation
 ) -> None:
-    stories = the_log()
-    log = events(stories)
-    await publish(log)
-    async with evaluation(service_settings, CONFIG) as served:
-        client, _ = served
-        await read_everything(served, len(log))
+    async with the_log_evaluated(service_settings, publish, evaluation) as (client, _):
         leader = auth(Role.LEADER)
         exported = await client.get(
             "/evaluation/department/export.csv", params={"period": "2026-03"}, headers=leader

@@ -167,13 +167,7 @@ async def post_service_request(
     async def work(transaction: StageTransaction[Any]) -> list[dict[str, Any]]:
         # The same read and decision as the centre's POST /reports.
         filing = await filed(transaction, None, command)
-        context = Context(
-            actor=actor,
-            now=transaction.now,
-            reference=transaction.reference,
-            site=transaction.site,
-            view=transaction.view,
-        )
+        context = _context(transaction, actor)
         decision = report(None, filing, context)
         (event,) = await transaction.decide(None, decision.events, actor=actor, at=context.now)
         # The id is known at once (type realtime); the token comes too, for clients that
@@ -289,13 +283,7 @@ async def post_feedback(
         if token is None or record.token != token:
             # Only the reporter, who was given the token, speaks for the request.
             raise Open311Error(status.HTTP_403_FORBIDDEN, "token: not the token of this request")
-        context = Context(
-            actor=actor,
-            now=transaction.now,
-            reference=transaction.reference,
-            site=transaction.site,
-            view=transaction.view,
-        )
+        context = _context(transaction, actor)
         decision = reporter_feedback(record, feedback, context)
         await transaction.decide(record, decision.events, actor=actor, at=context.now)
         return {"service_request_id": service_request_id, "score": feedback.score}
@@ -313,6 +301,17 @@ def _feedback_problem(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
     return f"service_request_id: {error}"
+
+
+def _context(transaction: StageTransaction[Any], actor: Actor) -> Context:
+    """What a decision on the public's behalf is made in: the transaction's moment and site."""
+    return Context(
+        actor=actor,
+        now=transaction.now,
+        reference=transaction.reference,
+        site=transaction.site,
+        view=transaction.view,
+    )
 
 
 def _owner(request: Request, fields: dict[str, str], what: str) -> str:
