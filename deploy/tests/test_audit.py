@@ -184,3 +184,38 @@ async def test_the_archive_is_read_as_the_log_and_proves_it_the_same_way(
     out = capsys.readouterr().out
     assert f"case {told.case_id}, event {voided.event_id}: previous_hash does not match" in out
     assert f"event {told.events[2].event_id} at {registered['topic']}/" in out
+
+
+@pytest.mark.parametrize("how", ["deleted", "reordered"])
+async def test_an_archive_with_an_event_deleted_or_reordered_is_named(
+    service_settings: ServiceSettings,
+    upstream: Callable[[Stage], UpstreamStage],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    how: str,
+) -> None:
+    told = story()
+    for event in told.events:
+        await upstream(next(iter(type(event).emitted_by))).publish(event)
+    folder = tmp_path / "archive"
+    assert audit.main(["archive", *arguments(service_settings, "--out", str(folder))]) == 0
+    (day,) = sorted(folder.glob("*.parquet"))
+    table = pq.read_table(day)
+    rows = table.to_pylist()
+    ours = {str(e.event_id): n for n, e in enumerate(told.events)}
+    accepted, registered = (next(r for r in rows if ours.get(r["event_id"]) == n) for n in (1, 2))
+    if how == "deleted":
+        rows.remove(registered)
+    else:  # the two events' places swapped
+        accepted["value"], registered["value"] = registered["value"], accepted["value"]
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), day)
+    capsys.readouterr()
+    assert audit.main(["verify", *arguments(service_settings, "--archive", str(folder))]) == 1
+    out = capsys.readouterr().out
+    if how == "deleted":
+        voided = told.events[3]
+        assert f"event {voided.event_id}: sequence 3, expected 2" in out
+        assert "1 event(s) of the case are missing" in out
+    else:
+        assert f"{accepted['topic']}/{accepted['partition']}/{accepted['offset']}: " in out
+        assert f"event {told.events[2].event_id}: sequence 2, expected 1" in out

@@ -71,7 +71,15 @@ def test_every_stage_replays_into_sqlite_as_it_ran(
         *("--schema-prefix", config.schema_prefix),
     ]
     assert audit.main(command) == 0
-    assert "casefile: " in capsys.readouterr().out
+    everything = capsys.readouterr().out
+    assert "casefile: " in everything
+    # A district's cases, or those with an event in a time range, are replayed whole: here
+    # every case, so the same steps; a range with no event selects none.
+    selected = ["--district", config.site, "--since", "2020-01-01T00:00+00:00"]
+    assert audit.main([*command, *selected, "--until", "2100-01-01T00:00+00:00"]) == 0
+    assert capsys.readouterr().out == everything
+    assert audit.main([*command, "--stage", "casefile", "--since", "2100-01-01T00:00+00:00"]) == 0
+    assert "casefile: 0 steps, 0 derived again: the same" in capsys.readouterr().out
     # ... and names a live record that is not what its events make it, case by case.
     loop.sql(
         "casefile", "UPDATE cases SET grid_code = '370212003003001' WHERE case_id = %s", closed

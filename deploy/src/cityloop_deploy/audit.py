@@ -2,7 +2,8 @@
 
     cityloop-audit verify --site 370212 [--database URL]
     cityloop-audit timeline --site 370212 --case CASE_ID [--format table|json|csv]
-    cityloop-audit replay --site 370212 --database URL [--stage dispatch] [--case CASE_ID]
+    cityloop-audit replay --site 370212 --database URL [--stage dispatch]
+        [--case CASE_ID | --district 370212 | --since 2026-03-01T00:00+08:00 --until …]
     cityloop-audit archive --site 370212 --out archive/370212
 
 Each reads the site's log from Kafka, or with ``--archive DIR`` from the Parquet files that
@@ -20,8 +21,9 @@ and why, with event ids and where each event is logged.
 
 ``replay`` replays each workflow service's history (its order of what it applied; what it
 read comes from the log) into a fresh SQLite store and compares journal, tracking and
-records with the live store, naming every difference; ``--case`` narrows it to one case.
-Exits 1 on any difference.
+records with the live store, naming every difference; ``--case``, ``--district`` and
+``--since``/``--until`` narrow it to the cases they select, each replayed whole. Exits 1 on
+any difference.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -261,12 +264,24 @@ async def _replay_stages(
                         namespace=args.namespace,
                         reference=reference,
                         into=Path(folder) / f"{stage}.sqlite",
-                        case=args.case,
+                        selection=replaying.Selection(
+                            case=args.case,
+                            district=args.district,
+                            since=args.since,
+                            until=args.until,
+                        ),
                     )
                 )
             finally:
                 await live.dispose()
     return results
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text}: give the time zone, e.g. 2026-03-01T00:00+08:00")
+    return moment
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -298,6 +313,11 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--schema-prefix", default="", help="of the services' schemas")
             command.add_argument("--stage", action="append", choices=WORKFLOW_STAGES)
             command.add_argument("--case", type=UUID, help="only this case")
+            command.add_argument("--district", help="only the cases of this district")
+            command.add_argument(
+                "--since", type=_moment, help="only cases with an event from then (ISO 8601)"
+            )
+            command.add_argument("--until", type=_moment, help="… and before then")
             command.add_argument("--districts", default=",".join(settings.district_sites))
             command.add_argument("--reference", type=Path, default=settings.reference_dir)
     return parser

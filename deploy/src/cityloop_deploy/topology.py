@@ -11,7 +11,7 @@ from pathlib import Path
 from cityloop_deploy.fleet import WORKFLOW_STAGES
 from cityloop_deploy.paths import find_repo_root
 from cityloop_shared.contract.topology import Topology, topology_table
-from cityloop_shared.messaging.asyncapi import render, topic_catalogue
+from cityloop_shared.messaging.asyncapi import mirror_asyncapi, render, rendered, topic_catalogue
 
 
 def declared() -> list[Topology]:
@@ -45,4 +45,5 @@ def contract_documents(docs: Path) -> dict[Path, str]:
     documents = {docs / "topics.md": topic_catalogue(topologies)}
     for topology in topologies:
         documents[docs / "asyncapi" / f"{topology.stage.value}.json"] = render(topology)
+    documents[docs / "asyncapi" / "sync.json"] = rendered(mirror_asyncapi())
     return documents

@@ -76,6 +76,8 @@ async def test_the_projection_shows_each_case_once_whoever_sends_it_again(
             lambda answer: answer["districts"].get(service_settings.site, {}).get("seconds") == 0,
         )
         assert lag["districts"][service_settings.site]["behind"] == 0
+        contract = (await client.get("/asyncapi.json")).json()
+        assert {"readCasefileEvents", "mirrorCasefileEvents"} <= set(contract["operations"])
         metrics = (await client.get("/metrics")).text
         assert f'cityloop_sync_lag_seconds{{district="{service_settings.site}"}} 0.0' in metrics
 

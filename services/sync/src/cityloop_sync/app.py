@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from cityloop_shared.adapters import open_database
 from cityloop_shared.contract.sites import SiteLevel, site_level
 from cityloop_shared.contract.topics import Stage
+from cityloop_shared.messaging.asyncapi import mirror_asyncapi
 from cityloop_shared.messaging.topics import ensure_site_topics
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.app import answer_refusal
@@ -122,6 +123,11 @@ def create_app(settings: ServiceSettings, sync: SyncSettings | None = None) -> F
             "districts": list(service.up),
             "mirrors_ready": all(m.ready for m in [*service.up.values(), *service.down.values()]),
         }
+
+    @app.get("/asyncapi.json", tags=["contract"])
+    async def published_contract() -> dict[str, Any]:
+        """What sync reads and mirrors (AsyncAPI 3)."""
+        return mirror_asyncapi()
 
     @app.get("/lag", tags=["operations"])
     async def lag() -> dict[str, Any]:

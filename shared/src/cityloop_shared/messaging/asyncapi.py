@@ -130,7 +130,11 @@ def _message(event_type: str) -> dict[str, Any]:
 
 
 def render(topology: Topology) -> str:
-    return json.dumps(asyncapi(topology), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    return rendered(asyncapi(topology))
+
+
+def rendered(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
 def topic_catalogue(topologies: Iterable[Topology]) -> str:
@@ -187,3 +191,49 @@ def topic_catalogue(topologies: Iterable[Topology]) -> str:
 def _read_from(topology: Topology) -> set[Stage]:
     models = topology.follows | topology.follows_from_city | topology.follows_from_districts
     return {emitter for model in models for emitter in model.emitted_by}
+
+
+def mirror_asyncapi() -> dict[str, Any]:
+    """The sync service's document: it reads every case topic of each district (and the
+    city's, on the city's cluster) and writes each record unchanged to the topic of the same
+    name on the other level's cluster (a district's up, the city's events about the
+    district's cases down), besides keeping the city-level projection."""
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for owner in Stage:
+        types = sorted(m.type_name() for m in EVENT_TYPES.values() if owner in m.emitted_by)
+        if not types:
+            continue
+        channel = _channel_id(owner)
+        channels[channel] = {
+            "address": event_topic("{site}", owner),
+            "title": f"{owner.value}'s case events, on either level's cluster",
+            "parameters": {"site": SITE_PARAMETER},
+            "messages": {
+                _message_id(t): {"$ref": f"#/components/messages/{_message_id(t)}"} for t in types
+            },
+        }
+        refs = [{"$ref": f"#/channels/{channel}/messages/{_message_id(t)}"} for t in types]
+        operations[f"read{owner.value.capitalize()}Events"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{channel}"},
+            "messages": refs,
+        }
+        operations[f"mirror{owner.value.capitalize()}Events"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{channel}"},
+            "messages": refs,
+            "description": "The same record, on the other level's cluster",
+        }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "CityLoop sync",
+            "version": "1",
+            "description": mirror_asyncapi.__doc__ or "",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": {_message_id(t): _message(t) for t in sorted(EVENT_TYPES)}},
+    }
