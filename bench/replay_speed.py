@@ -40,14 +40,13 @@ from cityloop_shared.adapters import open_database
 from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.codec import encode
 from cityloop_shared.contract.envelope import CaseEvent
-from cityloop_shared.contract.topics import Stage, event_topic
+from cityloop_shared.contract.topics import case_topics, event_topic
 from cityloop_shared.messaging.topics import ensure_site_topics
 from cityloop_shared.runtime.migrations import upgrade
 from cityloop_shared.runtime.timeline import TimelineFollower
 from cityloop_shared.settings import DatabaseSettings, KafkaSettings
 
 SITE = "370212"
-CASE_STAGES = [stage for stage in Stage if stage is not Stage.SYNC]
 
 
 def the_log(cases: int, seed: int) -> list[CaseEvent]:
@@ -55,7 +54,6 @@ def the_log(cases: int, seed: int) -> list[CaseEvent]:
     events: list[CaseEvent] = []
     for number in range(cases):
         told = story(number, rng, days)
-        told.site = SITE  # one site's log
         events += [e.model_copy(update={"site": SITE}) for e in told.events]
     return events
 
@@ -132,7 +130,7 @@ def main() -> None:
     bootstrap, url = stack.settings.kafka_bootstrap, stack.settings.database_url
     namespace = f"b{uuid4().hex[:10]}"
     schema = f"bench_replay_{uuid4().hex[:8]}"
-    topics = [event_topic(SITE, stage, namespace) for stage in CASE_STAGES]
+    topics = list(case_topics(SITE, namespace))
     events = the_log(args.cases, args.seed)
     upgrade(DatabaseSettings(url=url, schema_name=schema), schema, MIGRATIONS)
     try:

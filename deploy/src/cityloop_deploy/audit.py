@@ -60,11 +60,9 @@ from cityloop_shared.contract.audit import (
     verify_log,
 )
 from cityloop_shared.contract.codec import UndecodableEvent, decode
-from cityloop_shared.contract.topics import Stage, event_topic
+from cityloop_shared.contract.topics import Stage, case_topics, event_topic
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.settings import DatabaseSettings, ServiceSettings
-
-CASE_STAGES = tuple(stage for stage in Stage if stage is not Stage.SYNC)
 
 
 async def read_log(
@@ -119,14 +117,10 @@ def the_log(args: argparse.Namespace, topics: Sequence[str]) -> list[LoggedRecor
 
 
 def archive(args: argparse.Namespace, console: Console) -> int:
-    records = run_sync(lambda: read_log(args.bootstrap, site_topics(args.site, args.namespace)))
+    records = run_sync(lambda: read_log(args.bootstrap, case_topics(args.site, args.namespace)))
     written = write_archive(records, args.out)
     console.print(f"{len(records)} records in {len(written)} daily file(s) under {args.out}")
     return 0
-
-
-def site_topics(site: str, namespace: str | None) -> list[str]:
-    return [event_topic(site, stage, namespace) for stage in CASE_STAGES]
 
 
 def journals(database_url: str, schema_prefix: str) -> dict[str, list[JournalEntry]]:
@@ -141,7 +135,7 @@ def journals(database_url: str, schema_prefix: str) -> dict[str, list[JournalEnt
 
 
 def verify(args: argparse.Namespace, console: Console) -> int:
-    topics = site_topics(args.site, args.namespace)
+    topics = case_topics(args.site, args.namespace)
     records = the_log(args, topics)
     broken = verify_log(records)
     cases = {(r.topic, json.loads(r.value).get("case_id")) for r in records if r.value[:1] == b"{"}
@@ -168,7 +162,7 @@ def verify(args: argparse.Namespace, console: Console) -> int:
 
 
 def timeline(args: argparse.Namespace, console: Console) -> int:
-    records = the_log(args, site_topics(args.site, args.namespace))
+    records = the_log(args, case_topics(args.site, args.namespace))
     rows: list[dict[str, Any]] = []
     for record in records:
         try:
@@ -215,7 +209,7 @@ def timeline(args: argparse.Namespace, console: Console) -> int:
 
 def replay(args: argparse.Namespace, console: Console) -> int:
     stages = args.stage or list(WORKFLOW_STAGES)
-    topics: set[str] = set(site_topics(args.site, args.namespace))
+    topics: set[str] = set(case_topics(args.site, args.namespace))
     for stage in stages:
         topology = replaying.service(stage).rules.topology
         topics |= set(

@@ -198,11 +198,12 @@ def league(
             for spec in specs
         }
         internal = _composite(measured, config.weights[subject])
-        external = (
-            _measure(SATISFACTION, found, config, 0, 1).score if subject in _EXTERNAL else None
-        )
-        if external is not None:
-            measured[SATISFACTION.name] = _measure(SATISFACTION, found, config, 0, 1)
+        external = None
+        if subject in _EXTERNAL:
+            satisfaction = _measure(SATISFACTION, found, config, 0, 1)
+            external = satisfaction.score
+            if external is not None:
+                measured[SATISFACTION.name] = satisfaction
         standings.append(
             Standing(
                 subject_id=subject_id,

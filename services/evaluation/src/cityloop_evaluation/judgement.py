@@ -301,9 +301,6 @@ class _Judge:
         carried = payload.due(step)
         if carried is not None:
             return carried.due_at, carried.provisional
-        if step is ClockStep.DISPOSAL:
-            deadline = getattr(payload, "deadline", None)
-            return (deadline, False) if isinstance(deadline, datetime) else (None, False)
         computed = step_deadline(
             step, event.occurred_at, self.case.category_code, self.case.urgency, self.reference
         )

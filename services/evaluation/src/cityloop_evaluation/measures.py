@@ -96,10 +96,6 @@ class Tally:
     regroup: Callable[[str], str | None] | None = field(default=None, compare=False)
     """Maps a key to the subject it counts for (a grid to its supervisor)."""
 
-    @property
-    def site(self) -> ColumnElement[str]:
-        return self.table.c.site
-
 
 def _rounds(name: str, step: ClockStep, key: ColumnElement[str | None], **more: Condition) -> Tally:
     return Tally(

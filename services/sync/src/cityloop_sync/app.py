@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cityloop_shared.adapters import open_database
 from cityloop_shared.contract.sites import SiteLevel, site_level
-from cityloop_shared.contract.topics import Stage
+from cityloop_shared.contract.topics import Stage, case_topics
 from cityloop_shared.messaging.asyncapi import mirror_asyncapi
 from cityloop_shared.messaging.topics import ensure_site_topics
 from cityloop_shared.reference.bundle import ReferenceData
@@ -30,7 +30,7 @@ from cityloop_shared.settings import ServiceSettings
 from cityloop_shared.stage.decisions import Refused
 from cityloop_sync.follower import projection_follower
 from cityloop_sync.lag import LagWatch
-from cityloop_sync.links import down_link, site_topics, up_link
+from cityloop_sync.links import down_link, up_link
 from cityloop_sync.mirror import Mirror
 from cityloop_sync.queries import router
 from cityloop_sync.settings import SyncSettings
@@ -65,10 +65,10 @@ class SyncService:
             self.down[district] = Mirror(
                 down_link(district, bootstrap, self.site, city_bootstrap, namespace, self.database)
             )
-        district_topics = {d: site_topics(d, namespace) for d in settings.district_sites}
+        district_topics = {d: case_topics(d, namespace) for d in settings.district_sites}
         followed = [t for topics in district_topics.values() for t in topics]
         self.follower = projection_follower(
-            self.database, city_bootstrap, [*followed, *site_topics(self.site, namespace)]
+            self.database, city_bootstrap, [*followed, *case_topics(self.site, namespace)]
         )
         self.lag = LagWatch(city_bootstrap, self.up, self.down, self.follower, district_topics)
 

@@ -16,20 +16,13 @@ from aiokafka import ConsumerRecord
 from sqlalchemy import select
 
 from cityloop_shared.contract.codec import UndecodableEvent, decode
-from cityloop_shared.contract.topics import Stage, event_topic
+from cityloop_shared.contract.topics import case_topics
 from cityloop_shared.logging import get_logger
 from cityloop_shared.ports.unit_of_work import Database
 from cityloop_sync.mirror import MirrorLink
 from cityloop_sync.store import city_cases
 
 log = get_logger("cityloop.sync.links")
-
-CASE_STAGES = tuple(stage for stage in Stage if stage is not Stage.SYNC)
-"""The stages whose topics carry case events (sync writes none of its own)."""
-
-
-def site_topics(site: str, namespace: str | None) -> tuple[str, ...]:
-    return tuple(event_topic(site, stage, namespace) for stage in CASE_STAGES)
 
 
 def up_link(
@@ -40,7 +33,7 @@ def up_link(
         name=f"{district} → {city}",
         source_bootstrap=district_bootstrap,
         target_bootstrap=city_bootstrap,
-        topics=site_topics(district, namespace),
+        topics=case_topics(district, namespace),
     )
 
 
@@ -57,7 +50,7 @@ def down_link(
         name=f"{city} → {district}",
         source_bootstrap=city_bootstrap,
         target_bootstrap=district_bootstrap,
-        topics=site_topics(city, namespace),
+        topics=case_topics(city, namespace),
         select=DistrictOfCase(database, district).select,
     )
 

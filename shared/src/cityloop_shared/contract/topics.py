@@ -36,6 +36,15 @@ def event_topic(site: str, stage: Stage, namespace: str | None = None) -> str:
     return _prefixed(namespace, f"cityloop.{site}.{stage.value}.v{CONTRACT_MAJOR_VERSION}")
 
 
+CASE_STAGES = tuple(stage for stage in Stage if stage is not Stage.SYNC)
+"""The stages whose topics carry case events (sync writes none of its own)."""
+
+
+def case_topics(site: str, namespace: str | None = None) -> tuple[str, ...]:
+    """Every case topic of a site: the log of record an audit reads, sync mirrors."""
+    return tuple(event_topic(site, stage, namespace) for stage in CASE_STAGES)
+
+
 def dead_letter_topic(site: str, stage: Stage, namespace: str | None = None) -> str:
     """Where a stage sets aside records it cannot apply, with the reason."""
     return _prefixed(namespace, f"cityloop.{site}.{stage.value}.dlq.v{CONTRACT_MAJOR_VERSION}")
