@@ -51,9 +51,8 @@ from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.ports.tracker import OWN
 from cityloop_shared.reference.bundle import ReferenceData
-from cityloop_shared.runtime.auth import TokenSigner
+from cityloop_shared.testing.identity import bearer
 
-SECRET = "cityloop-bench-secret"
 PLACES = 2000
 POLL_SECONDS = 0.2
 T = TypeVar("T")
@@ -165,12 +164,11 @@ def ids_in(key: str) -> Callable[[Any], list[str]]:
 
 class Driver:
     def __init__(self, fleet: Fleet) -> None:
-        signer = TokenSigner(SECRET, 3600)
         site = fleet.config.site
 
         def auth(role: Role, id: str, department: str | None = None) -> dict[str, str]:
             actor = Actor(id=id, role=role, site=site, department_id=department)
-            return {"Authorization": f"Bearer {signer.issue(actor)}"}
+            return bearer(actor)
 
         self.auth = auth
         self.places = places(site, PLACES)
@@ -403,7 +401,7 @@ def main() -> None:
         base_port=18900,
         topic_namespace=namespace,
         schema_prefix=f"{namespace}_",
-        extra_env={"CITYLOOP_AUTH_SECRET": SECRET, "CITYLOOP_LOG_LEVEL": "WARNING"},
+        extra_env={"CITYLOOP_MODE": "development", "CITYLOOP_LOG_LEVEL": "WARNING"},
     )
     fleet = Fleet(config)
     try:

@@ -44,16 +44,15 @@ from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.values import ReportChannel
 from cityloop_shared.reference.bundle import ReferenceData
-from cityloop_shared.runtime.auth import TokenSigner
 from cityloop_shared.runtime.migrations import upgrade
-from cityloop_shared.settings import DatabaseSettings, ServiceSettings
+from cityloop_shared.settings import DatabaseSettings, RunMode, ServiceSettings
+from cityloop_shared.testing.identity import bearer
 from cityloop_shared.testing.stories import Story
 
 CITY, DISTRICTS = "370200", ("370212", "370202", "370203")
 CATEGORIES = ("01002", "01037", "06010", "06012", "04013")
 REFERENCE = ReferenceData.demo()
 CALENDAR = REFERENCE.calendar
-SECRET = "bench-secret-bench-secret-bench-secret"
 
 
 def working_days(year: int) -> list[date]:
@@ -206,8 +205,7 @@ def bare_scan(url: str, schema: str, repeats: int) -> list[float]:
 
 async def ask(settings: ServiceSettings, repeats: int) -> dict[str, list[float]]:
     app = create_app(settings)
-    token = TokenSigner(SECRET, 3600).issue(Actor(id="leader-1", role=Role.LEADER, site=CITY))
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = bearer(Actor(id="leader-1", role=Role.LEADER, site=CITY))
     queries = {
         **{
             f"{subject.value} {period}": (f"/evaluation/{subject.value}", {"period": period})
@@ -246,7 +244,7 @@ def main() -> None:
     try:
         written = write(url, schema, args.cases, args.seed)
         settings = ServiceSettings(
-            site=CITY, districts=",".join(DISTRICTS), database=database, auth_secret=SECRET
+            site=CITY, districts=",".join(DISTRICTS), database=database, mode=RunMode.DEVELOPMENT
         )
         timings = asyncio.run(ask(settings, args.repeats))
         ceiling = statistics.median(bare_scan(url, schema, args.repeats))

@@ -152,7 +152,7 @@ def main() -> None:
         base_port=18900,
         topic_namespace=namespace,
         schema_prefix=f"{namespace}_",
-        extra_env={"CITYLOOP_AUTH_SECRET": closed_loop.SECRET, "CITYLOOP_LOG_LEVEL": "WARNING"},
+        extra_env={"CITYLOOP_MODE": "development", "CITYLOOP_LOG_LEVEL": "WARNING"},
     )
     try:
         levels.start()

@@ -11,17 +11,17 @@ import pytest
 from cityloop_deploy.cluster_fixtures import SiteClusters
 from cityloop_deploy.fleet import Fleet, FleetConfig
 from cityloop_deploy.levels import Levels, SitePlan
-from cityloop_deploy.site_fixtures import TEST_SECRET
 
 from .loop import Loop
 
 SITE = "370212"
 SERVICE_ENV = {
-    "CITYLOOP_AUTH_SECRET": TEST_SECRET,
+    "CITYLOOP_MODE": "development",
     "CITYLOOP_CLOCK_SCAN_SECONDS": "0.3",
     "CITYLOOP_LOG_FORMAT": "json",
 }
-"""What every service of the tests' sites runs with: the tests' secret, a quick clock scan."""
+"""What every service of the tests' sites runs with: the sites' built-in keys (development
+mode), a quick clock scan."""
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,8 @@ def levels(
         topic_namespace=namespace,
         schema_prefix=f"{namespace}_",
         extra_env=SERVICE_ENV,
+        # Each site its own key, trusting the other level by the keys it publishes.
+        key_dir=tmp_path_factory.mktemp("keys"),
     )
     try:
         levels.start()

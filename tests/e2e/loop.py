@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from uuid import UUID, uuid4
@@ -12,10 +13,10 @@ import httpx
 import psycopg
 
 from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet
-from cityloop_deploy.site_fixtures import TEST_SECRET
+from cityloop_deploy.identities import site_token_issuer
 from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.actors import Actor, Role
-from cityloop_shared.runtime.auth import TokenSigner
+from cityloop_shared.testing.identity import bearer
 
 GRID_POINT = {"lon": 120.45, "lat": 36.13}
 """In grid 370212003001001 of the demo city, supervised by sv-370212-03."""
@@ -40,7 +41,6 @@ class Loop:
         self.district = district or self.site
         self.grid_point, self.supervisor = PLACES[self.district]
         self._postgres_url = libpq_url(fleet.config.database_url)
-        self._signer = TokenSigner(TEST_SECRET, 3600)
         self.http = {
             stage: httpx.Client(base_url=fleet.config.url(stage), timeout=30)
             for stage in fleet.services
@@ -64,7 +64,11 @@ class Loop:
         actor = Actor(
             id=id or f"{role.value}-1", role=role, site=site or self.site, department_id=department
         )
-        return {"Authorization": f"Bearer {self._signer.issue(actor)}"}
+        jwks = self.fleet.config.extra_env.get("CITYLOOP_AUTH_JWKS_FILE")
+        if jwks is None:
+            return bearer(actor)
+        token = site_token_issuer(Path(jwks).parent, actor.site).issue(actor)
+        return {"Authorization": f"Bearer {token}"}
 
     def staff(self, department_id: str) -> dict[str, str]:
         return self.auth(Role.DEPARTMENT, id=f"{department_id}-staff", department=department_id)

@@ -280,12 +280,13 @@ def test_the_city_oversees_the_districts_cases_across_levels(sites: dict[str, Lo
         ),
     )
     assert shown["department_id"] == department
-    assert city.get("sync", f"/cases/{case_id}", other) is None  # not below the water bureau
+    not_below = city.http["sync"].get(f"/cases/{case_id}", headers=other)
+    assert not_below.status_code == 403  # not below the water bureau
     stats = city.get("sync", "/statistics", upper, by="department_id")
     assert department in [g["key"] for g in stats["groups"]]
     # A district's own centre sees its district's cases, not another's.
     elsewhere = sites[DISTRICTS[1]].auth(Role.DUTY_CHIEF)
-    assert city.get("sync", f"/cases/{case_id}", elsewhere) is None
+    assert city.http["sync"].get(f"/cases/{case_id}", headers=elsewhere).status_code == 403
     assert city.get("sync", f"/cases/{case_id}", district.auth(Role.DUTY_CHIEF)) is not None
 
 

@@ -6,6 +6,11 @@ cluster keeps its data, logs, pid file and server.properties in `<stack_dir>/clu
 and runs the main broker's jars. Its ports come from its position in the list of sites it is
 started with: cluster i (from 0) listens on base + 2i, its controller on base + 2i + 1, base
 being 19192 (`CITYLOOP_STACK_SITE_KAFKA_BASE_PORT`).
+
+A site's secured cluster (SASL/SCRAM logins and ACLs, `cityloop_deploy.kafka_acls`) is another
+cluster of the site, kept in `<stack_dir>/secured/<site>/`, on ports from 19252
+(`CITYLOOP_STACK_SECURED_KAFKA_BASE_PORT`) in the same way: the plain clusters the tests use
+and the secured ones the run command uses never share data or ports.
 """
 
 from __future__ import annotations
@@ -17,9 +22,14 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from cityloop_deploy.kafka import Broker, formatted_cluster_id, read_properties
+from cityloop_deploy.kafka import Broker, BrokerSecurity, formatted_cluster_id, read_properties
 from cityloop_deploy.paths import KafkaPaths, StackPaths
-from cityloop_deploy.settings import SITE_KAFKA_BASE_PORT_ENV, SettingsError, StackSettings
+from cityloop_deploy.settings import (
+    SECURED_KAFKA_BASE_PORT_ENV,
+    SITE_KAFKA_BASE_PORT_ENV,
+    SettingsError,
+    StackSettings,
+)
 
 SITE_KAFKA_BOOTSTRAP_ENV = "CITYLOOP_SITE_{site}_KAFKA_BOOTSTRAP_SERVERS"
 
@@ -50,9 +60,10 @@ def cluster_id(site: str) -> str:
         seed += "#"
 
 
-def cluster_home(paths: StackPaths, site: str) -> KafkaPaths:
+def cluster_home(paths: StackPaths, site: str, *, secured: bool = False) -> KafkaPaths:
     """The site cluster's own folder; its jars are the main broker's."""
-    return KafkaPaths(paths.clusters / check_site(site), libs_dir=paths.kafka.libs)
+    root = paths.secured_clusters if secured else paths.clusters
+    return KafkaPaths(root / check_site(site), libs_dir=paths.kafka.libs)
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class SiteCluster:
     kafka_controller_port: int
     cluster_id: str
     kafka: KafkaPaths
+    security: BrokerSecurity | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -74,21 +86,30 @@ class SiteCluster:
 
     @property
     def broker(self) -> Broker:
+        secured = self.security is not None
         return Broker(
-            name=f"kafka-{self.site}",
+            name=f"kafka-{self.site}-secured" if secured else f"kafka-{self.site}",
             kafka=self.kafka,
             host=self.host,
             kafka_port=self.kafka_port,
             kafka_controller_port=self.kafka_controller_port,
             cluster_id=self.cluster_id,
-            port_settings=SITE_KAFKA_BASE_PORT_ENV,
+            port_settings=SECURED_KAFKA_BASE_PORT_ENV if secured else SITE_KAFKA_BASE_PORT_ENV,
+            security=self.security,
         )
 
 
 def site_clusters(
-    settings: StackSettings, paths: StackPaths, sites: Sequence[str]
+    settings: StackSettings,
+    paths: StackPaths,
+    sites: Sequence[str],
+    security: BrokerSecurity | None = None,
 ) -> list[SiteCluster]:
-    """The clusters of `sites`, each with the ports of its position in the list."""
+    """The clusters of `sites`, each with the ports of its position in the list; the
+    secured ones when `security` is given."""
+    secured = security is not None
+    base_port = settings.secured_kafka_base_port if secured else settings.site_kafka_base_port
+    base_setting = SECURED_KAFKA_BASE_PORT_ENV if secured else SITE_KAFKA_BASE_PORT_ENV
     for site in sites:
         check_site(site)
     if len(set(sites)) != len(sites):
@@ -96,18 +117,18 @@ def site_clusters(
     taken = {settings.kafka_port, settings.kafka_controller_port, settings.postgres_port}
     clusters = []
     for index, site in enumerate(sites):
-        port = settings.site_kafka_base_port + 2 * index
+        port = base_port + 2 * index
         controller_port = port + 1
         if controller_port > 65535:
             raise SettingsError(
                 f"site {site} would listen on {port} and {controller_port}, beyond 65535: "
-                f"lower {SITE_KAFKA_BASE_PORT_ENV}"
+                f"lower {base_setting}"
             )
         clash = taken & {port, controller_port}
         if clash:
             raise SettingsError(
                 f"site {site} would listen on {sorted(clash)}, a port of the stack's own: "
-                f"move {SITE_KAFKA_BASE_PORT_ENV}"
+                f"move {base_setting}"
             )
         clusters.append(
             SiteCluster(
@@ -116,17 +137,22 @@ def site_clusters(
                 kafka_port=port,
                 kafka_controller_port=controller_port,
                 cluster_id=cluster_id(site),
-                kafka=cluster_home(paths, site),
+                kafka=cluster_home(paths, site, secured=secured),
+                security=security,
             )
         )
     return clusters
 
 
 def site_cluster(
-    settings: StackSettings, paths: StackPaths, site: str, sites: Sequence[str]
+    settings: StackSettings,
+    paths: StackPaths,
+    site: str,
+    sites: Sequence[str],
+    security: BrokerSecurity | None = None,
 ) -> SiteCluster:
     """The cluster of `site`, with the ports of its position in `sites`."""
-    for cluster in site_clusters(settings, paths, sites):
+    for cluster in site_clusters(settings, paths, sites, security):
         if cluster.site == site:
             return cluster
     raise SettingsError(f"site {site!r} is not among the sites {list(sites)}")
@@ -151,14 +177,14 @@ def parse_sites(text: str) -> list[str]:
     return sites
 
 
-def found_sites(paths: StackPaths) -> list[str]:
-    """The sites with a cluster folder in this stack, started now or before."""
-    if not paths.clusters.is_dir():
+def found_sites(paths: StackPaths, *, secured: bool = False) -> list[str]:
+    """The sites with a cluster folder in this stack (a secured one's when `secured`),
+    started now or before."""
+    root = paths.secured_clusters if secured else paths.clusters
+    if not root.is_dir():
         return []
     return sorted(
-        entry.name
-        for entry in paths.clusters.iterdir()
-        if entry.is_dir() and _SITE.fullmatch(entry.name)
+        entry.name for entry in root.iterdir() if entry.is_dir() and _SITE.fullmatch(entry.name)
     )
 
 
@@ -172,14 +198,18 @@ def _listener_addresses(listeners: str) -> dict[str, tuple[str, int]]:
     return addresses
 
 
-def found_cluster(paths: StackPaths, site: str) -> SiteCluster | None:
-    """The site's cluster as it last started: its ports from the server.properties it ran
-    with, whatever list of sites it was started in; None when it never started."""
-    kafka = cluster_home(paths, site)
+def found_cluster(
+    paths: StackPaths, site: str, security: BrokerSecurity | None = None
+) -> SiteCluster | None:
+    """The site's cluster (its secured one when `security` is given) as it last started: its
+    ports from the server.properties it ran with, whatever list of sites it was started in;
+    None when it never started."""
+    kafka = cluster_home(paths, site, secured=security is not None)
     addresses = _listener_addresses(read_properties(kafka.server_properties).get("listeners", ""))
-    if "PLAINTEXT" not in addresses or "CONTROLLER" not in addresses:
+    client = "PLAINTEXT" if security is None else "SASL_PLAINTEXT"
+    if client not in addresses or "CONTROLLER" not in addresses:
         return None
-    host, port = addresses["PLAINTEXT"]
+    host, port = addresses[client]
     return SiteCluster(
         site=site,
         host=host,
@@ -187,6 +217,7 @@ def found_cluster(paths: StackPaths, site: str) -> SiteCluster | None:
         kafka_controller_port=addresses["CONTROLLER"][1],
         cluster_id=formatted_cluster_id(kafka) or cluster_id(site),
         kafka=kafka,
+        security=security,
     )
 
 

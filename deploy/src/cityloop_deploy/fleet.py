@@ -22,6 +22,7 @@ import psycopg
 from aiokafka.admin import AIOKafkaAdminClient
 from psycopg import sql
 
+from cityloop_deploy.kafka_logins import KafkaLogins
 from cityloop_shared.adapters.postgres import libpq_url
 
 WORKFLOW_STAGES = ("intake", "casefile", "dispatch", "disposal", "verification")
@@ -46,6 +47,8 @@ class FleetConfig:
     topic_namespace: str | None = None
     schema_prefix: str = ""
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    kafka_logins: KafkaLogins | None = None
+    """Set on a secured cluster: each service logs in as its own principal."""
 
     def port(self, stage: str) -> int:
         return self.base_port + SITE_SERVICES.index(stage)
@@ -61,6 +64,7 @@ class FleetConfig:
             **os.environ,
             "CITYLOOP_SITE": self.site,
             "CITYLOOP_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            **(self.kafka_logins.service_env(self.site, stage) if self.kafka_logins else {}),
             "CITYLOOP_DATABASE_URL": self.database_url,
             "CITYLOOP_DATABASE_SCHEMA_NAME": self.schema(stage),
             "CITYLOOP_HTTP_PORT": str(self.port(stage)),

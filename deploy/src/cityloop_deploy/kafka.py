@@ -15,9 +15,11 @@ import shutil
 import subprocess
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from pydantic import SecretStr
 
 from cityloop_deploy import process, tools
 from cityloop_deploy.paths import KafkaPaths, StackPaths
@@ -28,11 +30,14 @@ from cityloop_deploy.settings import (
     KAFKA_PORT_ENV,
     StackSettings,
 )
+from cityloop_shared.messaging.security import PLAINTEXT, ClientSecurity, client_security
+from cityloop_shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
+AUTHORIZER_CLASS = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 # The main broker's. Fixed, so the data directory never disagrees with the id it was
 # formatted with. It is the URL-safe base64 of 16 bytes, the form Kafka requires.
@@ -71,9 +76,30 @@ class Listeners(Protocol):
 
 
 @dataclass(frozen=True)
+class BrokerSecurity:
+    """A broker that lets in SASL/SCRAM logins only and authorizes every request by its ACLs,
+    refusing what no ACL allows. ``admin`` is its super-user, whom no ACL limits: the launcher,
+    which creates the services' logins, topics and ACLs, and the operator."""
+
+    admin: str
+    admin_password: str = field(repr=False)
+    mechanism: str = "SCRAM-SHA-512"
+
+    def admin_settings(self, bootstrap: str) -> KafkaSettings:
+        """The super-user's login, as a service's settings would hold it."""
+        return KafkaSettings(
+            bootstrap_servers=bootstrap,
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism=self.mechanism,
+            username=self.admin,
+            password=SecretStr(self.admin_password),
+        )
+
+
+@dataclass(frozen=True)
 class Broker:
-    """One single-node KRaft cluster of the launcher: its files, where it listens, and the
-    cluster id its storage is formatted with."""
+    """One single-node KRaft cluster of the launcher: its files, where it listens, the
+    cluster id its storage is formatted with, and whether it is secured."""
 
     name: str
     kafka: KafkaPaths
@@ -83,10 +109,19 @@ class Broker:
     cluster_id: str
     # Named when one of its ports is taken: the settings that move them.
     port_settings: str = f"{KAFKA_PORT_ENV}, {KAFKA_CONTROLLER_PORT_ENV}"
+    security: BrokerSecurity | None = None
+    """None: a PLAINTEXT broker that lets everyone do anything."""
 
     @property
     def kafka_bootstrap(self) -> str:
         return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def admin_login(self) -> ClientSecurity:
+        """How the launcher logs in to the broker: as its super-user when it is secured."""
+        if self.security is None:
+            return PLAINTEXT
+        return client_security(self.security.admin_settings(self.kafka_bootstrap))
 
 
 def main_broker(settings: StackSettings, paths: StackPaths) -> Broker:
@@ -101,21 +136,26 @@ def main_broker(settings: StackSettings, paths: StackPaths) -> Broker:
     )
 
 
-def render_server_properties(listeners: Listeners, kafka: KafkaPaths) -> str:
+def render_server_properties(
+    listeners: Listeners, kafka: KafkaPaths, security: BrokerSecurity | None = None
+) -> str:
     host = listeners.host
     port, controller_port = listeners.kafka_port, listeners.kafka_controller_port
     data_dir = str(kafka.data).replace("\\", "\\\\")
+    # The listener's name is its protocol's: clients and the broker itself use it alike.
+    client = "PLAINTEXT" if security is None else "SASL_PLAINTEXT"
     entries = {
         "process.roles": "broker,controller",
         "node.id": str(NODE_ID),
         # A static quorum of one voter: plain `format`, no --standalone.
         "controller.quorum.voters": f"{NODE_ID}@{host}:{controller_port}",
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "listeners": f"{client}://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": f"{client}://{host}:{port}",
         # Never the controller listener: transactional markers would fail.
-        "inter.broker.listener.name": "PLAINTEXT",
+        "inter.broker.listener.name": client,
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": f"CONTROLLER:{client},{client}:{client}",
+        **(_sasl_entries(security) if security is not None else {}),
         "log.dirs": data_dir,
         "num.partitions": "1",
         # Every topic has an owner that creates it with its partitions and retention; a typo
@@ -134,6 +174,41 @@ def render_server_properties(listeners: Listeners, kafka: KafkaPaths) -> str:
     }
     header = "# Written by cityloop-stack on every start; edit deploy/src/cityloop_deploy/kafka.py"
     return "\n".join([header, *(f"{key}={value}" for key, value in entries.items())]) + "\n"
+
+
+def _sasl_entries(security: BrokerSecurity) -> dict[str, str]:
+    admin, password, mechanism = security.admin, security.admin_password, security.mechanism
+    scram_login = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{admin}" password="{password}";'
+    )
+    # The controller cannot check SCRAM logins: their credentials are in the metadata log it
+    # serves. Its listener takes PLAIN, for the super-user alone, with the password here.
+    plain_login = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="{admin}" password="{password}" user_{admin}="{password}";'
+    )
+    return {
+        "sasl.enabled.mechanisms": mechanism,
+        "sasl.mechanism.inter.broker.protocol": mechanism,
+        f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config": scram_login,
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": plain_login,
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "authorizer.class.name": AUTHORIZER_CLASS,
+        "super.users": f"User:{admin}",
+        # Deny by default: a principal does what an ACL allows it, nothing more.
+        "allow.everyone.if.no.acl.found": "false",
+    }
+
+
+def write_server_properties(broker: Broker) -> None:
+    """The broker's server.properties; readable by its owner alone when it holds the
+    super-user's password."""
+    path = broker.kafka.server_properties
+    path.write_text(render_server_properties(broker, broker.kafka, broker.security))
+    if broker.security is not None:
+        path.chmod(0o600)
 
 
 def read_properties(path: Path) -> dict[str, str]:
@@ -251,6 +326,17 @@ def format_storage(broker: Broker, log4j2_config: Path) -> None:
                 f"{broker.name}'s {broker.cluster_id}: remove that folder to start afresh"
             )
         return
+    # A secured broker's super-user logs in before any ACL or login can be made: its SCRAM
+    # credential goes into the metadata log the storage starts with.
+    security = broker.security
+    scram = (
+        [
+            "--add-scram",
+            f"{security.mechanism}=[name={security.admin},password={security.admin_password}]",
+        ]
+        if security is not None
+        else []
+    )
     command = _java_command(
         kafka,
         log4j2_config,
@@ -261,6 +347,7 @@ def format_storage(broker: Broker, log4j2_config: Path) -> None:
         "--config",
         str(kafka.server_properties),
         "--ignore-formatted",
+        *scram,
     )
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -299,12 +386,15 @@ def start(broker: Broker, paths: StackPaths) -> ClusterProbe:
     if pid is not None:
         # Our broker, but started for other ports: probing the asked-for port could reach
         # somebody else's broker and take it for ours.
-        if kafka.server_properties.read_text() != render_server_properties(broker, kafka):
+        rendered = render_server_properties(broker, kafka, broker.security)
+        if kafka.server_properties.read_text() != rendered:
             raise StackError(
                 f"this stack's {broker.name} (pid {pid}) runs with other settings than asked "
                 "for (ports?): stop it with `cityloop-stack down` first"
             )
-        return run_sync(lambda: wait_for_broker(bootstrap, READY_TIMEOUT_S))
+        return run_sync(
+            lambda: wait_for_broker(bootstrap, READY_TIMEOUT_S, security=broker.admin_login)
+        )
     for port in (broker.kafka_port, broker.kafka_controller_port):
         if process.port_in_use(broker.host, port):
             raise StackError(
@@ -315,7 +405,7 @@ def start(broker: Broker, paths: StackPaths) -> ClusterProbe:
     ensure_jars(paths)
     for directory in (kafka.data, kafka.logs):
         directory.mkdir(parents=True, exist_ok=True)
-    kafka.server_properties.write_text(render_server_properties(broker, kafka))
+    write_server_properties(broker)
     format_storage(broker, paths.log4j2_config)
 
     command = _java_command(kafka, paths.log4j2_config, MAIN_CLASS, str(kafka.server_properties))
@@ -328,7 +418,11 @@ def start(broker: Broker, paths: StackPaths) -> ClusterProbe:
         return process.pid_alive(launched)
 
     try:
-        probe = run_sync(lambda: wait_for_broker(bootstrap, READY_TIMEOUT_S, still_starting))
+        probe = run_sync(
+            lambda: wait_for_broker(
+                bootstrap, READY_TIMEOUT_S, still_starting, security=broker.admin_login
+            )
+        )
     except BrokerNotReadyError as error:
         process.terminate(launched, STOP_TIMEOUT_S)
         kafka.pid_file.unlink(missing_ok=True)
@@ -356,7 +450,9 @@ def status(broker: Broker) -> ServiceStatus:
     detail = ""
     if pid is not None:
         try:
-            detail = run_sync(lambda: wait_for_broker(broker.kafka_bootstrap, 5.0)).summary()
+            detail = run_sync(
+                lambda: wait_for_broker(broker.kafka_bootstrap, 5.0, security=broker.admin_login)
+            ).summary()
         except BrokerNotReadyError as error:
             detail = f"not answering: {error}"
     return ServiceStatus(

@@ -15,7 +15,9 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import make_url
 
-from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet, FleetConfig
+from cityloop_deploy.fleet import SITE_SERVICES, WORKFLOW_STAGES, Fleet, FleetConfig
+from cityloop_deploy.identities import identity_env
+from cityloop_deploy.kafka_logins import KafkaLogins
 from cityloop_shared.adapters.postgres import libpq_url
 from cityloop_shared.contract.sites import SiteLevel, site_level
 
@@ -65,14 +67,29 @@ class Levels:
     extra_env: Mapping[str, str] = field(default_factory=dict)
     with_evaluation: bool = False
     """Each site runs its evaluation service as well (综合评价): the run command's city does."""
+    kafka_logins: KafkaLogins | None = None
+    """Set when the sites' clusters are secured: each service logs in as its own principal."""
+    key_dir: Path | None = None
+    """Where each site's signing key is kept; unset, the sites run on their built-in
+    development keys."""
     fleets: dict[str, Fleet] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         if site_level(self.city.site) is not SiteLevel.CITY:
             raise ValueError(f"{self.city.site} is not a city site")
-        for index, plan in enumerate([*self.districts, self.city]):
+        plans = [*self.districts, self.city]
+        casefile = SITE_SERVICES.index("casefile")
+        published = {
+            plan.site: f"http://127.0.0.1:{self._base_port(index) + casefile}"
+            for index, plan in enumerate(plans)
+        }
+        for index, plan in enumerate(plans):
             is_city = plan is self.city
             env = {"CITYLOOP_DATABASE_POOL_SIZE": str(POOL_SIZE), **self.extra_env}
+            if self.key_dir is not None:
+                others = [d.site for d in self.districts] if is_city else [self.city.site]
+                trusted = {other: published[other] for other in others}
+                env |= identity_env(self.key_dir, plan.site, trusted)
             if is_city:
                 env["CITYLOOP_DISTRICTS"] = ",".join(d.site for d in self.districts)
                 env["CITYLOOP_SYNC_CLUSTERS"] = ";".join(
@@ -83,12 +100,16 @@ class Levels:
                 kafka_bootstrap=plan.kafka_bootstrap,
                 database_url=site_database(self.server_url, plan.site),
                 log_dir=self.log_dir / plan.site,
-                base_port=self.base_port + index * PORTS_PER_SITE,
+                base_port=self._base_port(index),
                 topic_namespace=self.topic_namespace,
                 schema_prefix=self.schema_prefix,
                 extra_env=env,
+                kafka_logins=self.kafka_logins,
             )
             self.fleets[plan.site] = Fleet(config, site_services(is_city, self.with_evaluation))
+
+    def _base_port(self, index: int) -> int:
+        return self.base_port + index * PORTS_PER_SITE
 
     def __getitem__(self, site: str) -> Fleet:
         return self.fleets[site]

@@ -1,5 +1,6 @@
 """The local stack as a whole: Apache Kafka and PostgreSQL up, down and asked how they are,
-and the Kafka clusters of the sites that run one of their own (`cityloop_deploy.clusters`)."""
+and the Kafka clusters of the sites that run one of their own (`cityloop_deploy.clusters`),
+plain or secured (`cityloop_deploy.kafka_acls`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cityloop_deploy import clusters, kafka, postgres
+from cityloop_deploy import clusters, kafka, kafka_acls, postgres
+from cityloop_deploy.kafka_logins import KafkaLogins
 from cityloop_deploy.paths import StackPaths, resolve_paths
 from cityloop_deploy.probe import ClusterProbe
 from cityloop_deploy.service import ServiceStatus, StackError
 from cityloop_deploy.settings import StackSettings
+from cityloop_shared.contract.sites import city_of
 
 
 @dataclass(frozen=True)
@@ -64,32 +67,58 @@ def _start_site_cluster(stack: Stack, cluster: clusters.SiteCluster) -> None:
     # Another list of sites gives another site the same ports: say so, rather than that a
     # stranger holds them.
     wanted = {cluster.kafka_port, cluster.kafka_controller_port}
-    for site in clusters.found_sites(stack.paths):
-        other = clusters.found_cluster(stack.paths, site)
-        if other is None or site == cluster.site or kafka.running_pid(other.kafka) is None:
+    for other in _found_clusters(stack):
+        if other.kafka.home == cluster.kafka.home or kafka.running_pid(other.kafka) is None:
             continue
         if wanted & {other.kafka_port, other.kafka_controller_port}:
             raise StackError(
                 f"site {cluster.site} is to listen on {cluster.bootstrap}, where this stack's "
-                f"Kafka of site {site} runs, started in another list of sites: stop it with "
+                f"{other.broker.name} runs, started in another list of sites: stop it with "
                 "`cityloop-stack down`, or name the sites in the order they were started"
             )
     kafka.start(cluster.broker, stack.paths)
 
 
-def up_sites(stack: Stack, sites: Sequence[str]) -> dict[str, str]:
+def _found_clusters(stack: Stack) -> list[clusters.SiteCluster]:
+    """Every site cluster this stack has started before, plain and secured."""
+    paths = stack.paths
+    found = [clusters.found_cluster(paths, site) for site in clusters.found_sites(paths)]
+    logins = KafkaLogins.found(paths)
+    if logins is not None:
+        security = logins.broker_security()
+        found += [
+            clusters.found_cluster(paths, site, security)
+            for site in clusters.found_sites(paths, secured=True)
+        ]
+    return [cluster for cluster in found if cluster is not None]
+
+
+def up_sites(stack: Stack, sites: Sequence[str], *, secured: bool = False) -> dict[str, str]:
     """PostgreSQL, and a Kafka cluster for each of `sites`; a no-op for what already runs.
     Returns each site's bootstrap address. A site's ports are those of its place in
     `clusters.DEFAULT_SITES` (the test harness's too), other sites following in the order
-    given."""
+    given.
+
+    `secured`: the sites' secured clusters, which let in only SASL/SCRAM logins and allow
+    each service's principal what its topology needs and nothing more: their logins, topics
+    and ACLs are made (again) at every start, those of a city for the districts among
+    `sites`."""
     order: tuple[str, ...] = clusters.DEFAULT_SITES
     for site in sites:
         order = clusters.with_site(order, site)
-    chosen = [clusters.site_cluster(stack.settings, stack.paths, site, order) for site in sites]
+    logins = KafkaLogins.of_stack(stack.paths) if secured else None
+    security = logins.broker_security() if logins is not None else None
+    chosen = [
+        clusters.site_cluster(stack.settings, stack.paths, site, order, security) for site in sites
+    ]
     up_postgres(stack)
     with _launcher_lock(stack):
         for cluster in chosen:
             _start_site_cluster(stack, cluster)
+            if logins is not None:
+                districts = [s for s in sites if s != cluster.site and city_of(s) == cluster.site]
+                plan = kafka_acls.cluster_plan(cluster.site, districts)
+                kafka_acls.provision(cluster.bootstrap, logins, plan)
     return {cluster.site: cluster.bootstrap for cluster in chosen}
 
 
@@ -127,6 +156,9 @@ def down(stack: Stack) -> list[str]:
         for site in clusters.found_sites(stack.paths):
             if kafka.stop(clusters.cluster_home(stack.paths, site)):
                 stopped.append(f"kafka-{site}")
+        for site in clusters.found_sites(stack.paths, secured=True):
+            if kafka.stop(clusters.cluster_home(stack.paths, site, secured=True)):
+                stopped.append(f"kafka-{site}-secured")
         if kafka.stop(stack.paths.kafka):
             stopped.append("kafka")
         if postgres.stop(postgres.locate(stack.paths)):
@@ -135,14 +167,12 @@ def down(stack: Stack) -> list[str]:
 
 
 def status(stack: Stack) -> list[ServiceStatus]:
-    """The main broker and PostgreSQL, then each site cluster this stack has started before,
-    at the address it last ran on."""
-    sites = clusters.found_sites(stack.paths)
-    found = (clusters.found_cluster(stack.paths, site) for site in sites)
+    """The main broker and PostgreSQL, then each site cluster this stack has started before
+    (plain, then secured), at the address it last ran on."""
     return [
         kafka.status(kafka.main_broker(stack.settings, stack.paths)),
         postgres.status(stack.settings, postgres.locate(stack.paths)),
-        *(kafka.status(cluster.broker) for cluster in found if cluster is not None),
+        *(kafka.status(cluster.broker) for cluster in _found_clusters(stack)),
     ]
 
 

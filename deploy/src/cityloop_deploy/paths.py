@@ -102,6 +102,12 @@ class StackPaths:
         return self.stack_dir / "clusters"
 
     @property
+    def secured_clusters(self) -> Path:
+        """The same for the secured site clusters (SASL/SCRAM and ACLs), with the key their
+        passwords are derived from."""
+        return self.stack_dir / "secured"
+
+    @property
     def postgres(self) -> PostgresPaths:
         """Where PostgreSQL's files belong; `place_postgres` says where they can really go."""
         return PostgresPaths(self.stack_dir / "postgres")

@@ -17,6 +17,7 @@ from aiokafka.conn import create_conn
 from aiokafka.protocol.admin import ApiVersionRequest
 
 from cityloop_deploy.service import StackError
+from cityloop_shared.messaging.security import PLAINTEXT, ClientSecurity
 
 T = TypeVar("T")
 
@@ -53,9 +54,11 @@ def _first_host_port(bootstrap: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def _api_versions(bootstrap: str, timeout_ms: int) -> dict[int, tuple[int, int]]:
+async def _api_versions(
+    bootstrap: str, timeout_ms: int, security: ClientSecurity
+) -> dict[int, tuple[int, int]]:
     host, port = _first_host_port(bootstrap)
-    conn: Any = await create_conn(host, port, request_timeout_ms=timeout_ms)
+    conn: Any = await create_conn(host, port, request_timeout_ms=timeout_ms, **security)
     try:
         response: Any = await conn.send(ApiVersionRequest())
     finally:
@@ -63,10 +66,15 @@ async def _api_versions(bootstrap: str, timeout_ms: int) -> dict[int, tuple[int,
     return {key: (low, high) for key, low, high in response.api_versions}
 
 
-async def probe_cluster(bootstrap: str, timeout_ms: int = 5000) -> ClusterProbe:
-    """One metadata request and one ApiVersions request; raises when the broker does not
-    answer or answers with no broker in its metadata."""
-    admin: Any = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+async def probe_cluster(
+    bootstrap: str, timeout_ms: int = 5000, security: ClientSecurity = PLAINTEXT
+) -> ClusterProbe:
+    """One metadata request and one ApiVersions request, logged in with ``security`` on a
+    secured broker; raises when the broker does not answer or answers with no broker in its
+    metadata."""
+    admin: Any = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, **security
+    )
     try:
         await admin.start()
         cluster: dict[str, Any] = await admin.describe_cluster()
@@ -78,7 +86,7 @@ async def probe_cluster(bootstrap: str, timeout_ms: int = 5000) -> ClusterProbe:
     return ClusterProbe(
         cluster_id=cluster.get("cluster_id"),
         broker_count=len(brokers),
-        api_versions=await _api_versions(bootstrap, timeout_ms),
+        api_versions=await _api_versions(bootstrap, timeout_ms, security),
     )
 
 
@@ -98,6 +106,7 @@ async def wait_for_broker(
     bootstrap: str,
     within_s: float = 60.0,
     still_starting: Callable[[], bool] = lambda: True,
+    security: ClientSecurity = PLAINTEXT,
 ) -> ClusterProbe:
     """Retry `probe_cluster` until it answers or `within_s` seconds pass. `still_starting`
     lets the caller give up at once when the process it launched has died."""
@@ -110,7 +119,7 @@ async def wait_for_broker(
                     f"the broker process for {bootstrap} exited while starting"
                 )
             try:
-                return await probe_cluster(bootstrap)
+                return await probe_cluster(bootstrap, security=security)
             except Exception as error:  # any failure here only means "not yet"
                 last_error = error
             await asyncio.sleep(0.5)

@@ -2,7 +2,9 @@
 
 By default two levels: the districts 崂山区 (370212) and 市南区 (370202) and the city (370200),
 each site with a Kafka cluster and a database of its own and every service as its own
-process (evaluation included), the city's sync service joining them. `--districts` names
+process (evaluation included), the city's sync service joining them. The sites' clusters are
+secured: each service logs in as its own principal, which may write only its own topics and
+read only what it follows (docs/kafka-security.md). `--districts` names
 other districts of the demo city; `--site 370212` runs one site alone on the main broker
 instead. Prints where the APIs are and a token for each role, and stops the services on
 SIGINT/SIGTERM (Kafka and PostgreSQL keep running: `cityloop-stack down`).
@@ -16,16 +18,19 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from cityloop_deploy import clusters, localstack
 from cityloop_deploy.fleet import WORKFLOW_STAGES, Fleet, FleetConfig, ServiceStartError
+from cityloop_deploy.identities import identity_env, site_token_issuer
+from cityloop_deploy.kafka_logins import KafkaLogins
 from cityloop_deploy.levels import Levels, SitePlan
 from cityloop_deploy.service import StackError
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.sites import city_of
+from cityloop_shared.identity.roster import unknown_actor
 from cityloop_shared.reference.bundle import ReferenceData
-from cityloop_shared.runtime.auth import TokenSigner
 from cityloop_shared.settings import ServiceSettings
 
 DEMO_DISTRICTS = ("370212", "370202")
@@ -52,7 +57,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = ServiceSettings()
-    env = {"CITYLOOP_LOG_FORMAT": os.environ.get("CITYLOOP_LOG_FORMAT", "json")}
+    # Development mode for the local PostgreSQL's built-in password; each site still signs
+    # with a key of its own, made on first run under the stack's keys/ folder.
+    env = {
+        "CITYLOOP_LOG_FORMAT": os.environ.get("CITYLOOP_LOG_FORMAT", "json"),
+        "CITYLOOP_MODE": "development",
+    }
     try:
         stack = localstack.Stack.from_env()
         if args.site:
@@ -62,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             districts = clusters.parse_sites(args.districts)
             city = city_of(districts[0])
-            addresses = localstack.up_sites(stack, [*districts, city])
+            addresses = localstack.up_sites(stack, [*districts, city], secured=True)
             levels = Levels(
                 city=SitePlan(city, addresses[city]),
                 districts=[SitePlan(d, addresses[d]) for d in districts],
@@ -70,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log_dir=stack.paths.stack_dir / "services",
                 extra_env=env,
                 with_evaluation=True,
+                key_dir=_key_dir(stack),
+                kafka_logins=KafkaLogins.of_stack(stack.paths),
             )
             fleets = list(levels.fleets.values())
     except (StackError, ValueError) as error:
@@ -84,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cityloop-run: {error}", file=sys.stderr)
         return 1
     for fleet in fleets:
-        _print_directory(fleet, settings)
+        _print_directory(fleet, settings, _key_dir(stack))
     stopping = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -98,7 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _key_dir(stack: localstack.Stack) -> Path:
+    return stack.paths.stack_dir / "keys"
+
+
 def _one_site(stack: localstack.Stack, site: str, env: dict[str, str]) -> Fleet:
+    env = {**env, **identity_env(_key_dir(stack), site, {})}
     return Fleet(
         FleetConfig(
             site=site,
@@ -111,24 +128,25 @@ def _one_site(stack: localstack.Stack, site: str, env: dict[str, str]) -> Fleet:
     )
 
 
-def _print_directory(fleet: Fleet, settings: ServiceSettings) -> None:
+def _print_directory(fleet: Fleet, settings: ServiceSettings, key_dir: Path) -> None:
     site = fleet.config.site
-    print(f"CityLoop site {site} (Kafka {fleet.config.kafka_bootstrap}) runs; Ctrl-C stops it.")
+    login = " (SASL/SCRAM, each service its own principal)" if fleet.config.kafka_logins else ""
+    kafka = f"Kafka {fleet.config.kafka_bootstrap}{login}"
+    print(f"CityLoop site {site} ({kafka}) runs; Ctrl-C stops it.")
     for stage in fleet.services:
         print(f"  {stage:<13} {fleet.config.url(stage)}/docs")
     print(f"  logs          {fleet.config.log_dir}")
-    signer = TokenSigner(
-        settings.auth_secret.get_secret_value(), settings.auth_token_max_age_seconds
-    )
-    print(f"Bearer tokens of the demo's people at {site}:")
-    for role, person in DEMO_PEOPLE.items():
-        token = signer.issue(Actor(id=person.format(site=site), role=role, site=site))
-        print(f"  {role.value:<20} {token}")
+    issuer = site_token_issuer(key_dir, site)
     reference = (
         ReferenceData.load(settings.reference_dir)
         if settings.reference_dir
         else ReferenceData.demo()
     )
+    print(f"Bearer tokens of the demo's people at {site} (valid 12 hours):")
+    for role, person in DEMO_PEOPLE.items():
+        actor = Actor(id=person.format(site=site), role=role, site=site)
+        if unknown_actor(actor, reference) is None:
+            print(f"  {role.value:<20} {issuer.issue(actor)}")
     for department in reference.departments.at_site(site):
         actor = Actor(
             id=f"{department.id}-staff",
@@ -136,7 +154,7 @@ def _print_directory(fleet: Fleet, settings: ServiceSettings) -> None:
             site=site,
             department_id=department.id,
         )
-        print(f"  department {department.id:<20} {signer.issue(actor)}")
+        print(f"  department {department.id:<20} {issuer.issue(actor)}")
 
 
 if __name__ == "__main__":

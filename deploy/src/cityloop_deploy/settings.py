@@ -16,6 +16,7 @@ KAFKA_PORT_ENV = "CITYLOOP_STACK_KAFKA_PORT"
 KAFKA_CONTROLLER_PORT_ENV = "CITYLOOP_STACK_KAFKA_CONTROLLER_PORT"
 POSTGRES_PORT_ENV = "CITYLOOP_STACK_POSTGRES_PORT"
 SITE_KAFKA_BASE_PORT_ENV = "CITYLOOP_STACK_SITE_KAFKA_BASE_PORT"
+SECURED_KAFKA_BASE_PORT_ENV = "CITYLOOP_STACK_SECURED_KAFKA_BASE_PORT"
 
 
 class SettingsError(StackError):
@@ -44,6 +45,9 @@ class StackSettings:
     postgres_port: int = 15432
     # Site cluster i (cityloop_deploy.clusters) listens on base + 2i, its controller on the next.
     site_kafka_base_port: int = 19192
+    # The same for the secured site clusters (SASL/SCRAM and ACLs, cityloop_deploy.kafka_acls),
+    # between the plain ones and the isolated stack's broker (19292).
+    secured_kafka_base_port: int = 19252
     database: str = "cityloop"
     db_user: str = "cityloop"
     db_password: str = "cityloop"
@@ -58,6 +62,9 @@ class StackSettings:
             ),
             postgres_port=_port(environ, POSTGRES_PORT_ENV, cls.postgres_port),
             site_kafka_base_port=_port(environ, SITE_KAFKA_BASE_PORT_ENV, cls.site_kafka_base_port),
+            secured_kafka_base_port=_port(
+                environ, SECURED_KAFKA_BASE_PORT_ENV, cls.secured_kafka_base_port
+            ),
         )
         ports = [settings.kafka_port, settings.kafka_controller_port, settings.postgres_port]
         if len(set(ports)) != len(ports):

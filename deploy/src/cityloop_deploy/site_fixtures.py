@@ -28,14 +28,13 @@ from cityloop_shared.contract.codec import encode
 from cityloop_shared.contract.envelope import CaseEvent, ChainLink, Payload
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
 from cityloop_shared.messaging import headers
-from cityloop_shared.runtime.auth import TokenSigner
 from cityloop_shared.runtime.migrations import upgrade
 from cityloop_shared.runtime.service import ServiceRuntime
-from cityloop_shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
+from cityloop_shared.settings import DatabaseSettings, KafkaSettings, RunMode, ServiceSettings
+from cityloop_shared.testing.identity import bearer
 
 T = TypeVar("T")
 E = TypeVar("E", bound=CaseEvent)
-TEST_SECRET = "cityloop-test-secret"
 
 
 @pytest.fixture
@@ -78,21 +77,25 @@ def service_settings(
         topic_namespace=topic_namespace,
         database=DatabaseSettings(url=postgres_url, schema_name=pg_schema),
         kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap),
-        auth_secret=TEST_SECRET,
+        mode=RunMode.DEVELOPMENT,
         clock_scan_seconds=0.2,
     )
 
 
 @pytest.fixture
 def auth() -> Callable[..., dict[str, str]]:
-    """``auth(role, site="370212", id=…, department_id=…)``: headers naming that actor."""
-    signer = TokenSigner(TEST_SECRET, 3600)
+    """``auth(role, site="370212", id=…, department_id=…)``: headers naming that actor, with a
+    token of the site's built-in development key. A service of the test's site accepts its own
+    site's people and, at a district, its city's; another district's token is refused (401).
+    Supervisors and departments must be the demo reference data's (``sv-370212-03``,
+    ``370212-sanitation``)."""
 
     def headers(
         role: Role, site: str = "370212", id: str | None = None, department_id: str | None = None
     ) -> dict[str, str]:
-        actor = Actor(id=id or f"{role.value}-1", role=role, site=site, department_id=department_id)
-        return {"Authorization": f"Bearer {signer.issue(actor)}"}
+        default = f"sv-{site}-01" if role is Role.FIELD_SUPERVISOR else f"{role.value}-1"
+        actor = Actor(id=id or default, role=role, site=site, department_id=department_id)
+        return bearer(actor)
 
     return headers
 

@@ -477,7 +477,8 @@ async def test_refusals_change_nothing(casefile: Client, auth: Auth, upstream: U
     assert wrong_role.status_code == 403
     other_district = auth(Role.ACCEPTANCE_OPERATOR, site="370202")
     elsewhere = await client.post(f"/cases/{case_id}/accept", json={}, headers=other_district)
-    assert elsewhere.status_code == 403
+    assert elsewhere.status_code == 401  # a district does not trust another district's issuer
+    assert "cityloop:370202" in elsewhere.json()["detail"]
     malformed = await client.post(
         f"/cases/{case_id}/accept", json={"needs_verification": "perhaps"}, headers=operator
     )
@@ -995,6 +996,10 @@ async def test_the_case_lists_filter_and_page_the_sites_cases(
     assert await listed(overdue="true") == (0, [])
     assert await listed(limit=2) == (3, [third, second])
     assert await listed(limit=2, offset=2) == (3, [first])
+    # Up to the largest offset PostgreSQL takes; past it, 422 naming the offset, not a 500.
+    assert await listed(offset=2**63 - 1) == (3, [])
+    beyond = await client.get("/cases", params={"offset": 2**63}, headers=chief)
+    assert [error["loc"] for error in beyond.json()["detail"]] == [["query", "offset"]]
     assert await listed(status="reported", grid_code=OTHER_GRID) == (0, [])
     bad = await client.get("/cases", params={"category_code": "6"}, headers=chief)
     assert bad.status_code == 422
@@ -1002,13 +1007,29 @@ async def test_the_case_lists_filter_and_page_the_sites_cases(
     assert "chain_hash" not in page
     assert (page["department_id"], page["case_number"] is not None) == (DEPARTMENT, True)
 
-    # The city's people see the whole city; another district sees none of these.
+    # The city's people see the whole city; another district's are not taken at all.
     city = auth(Role.LEADER, site="370200")
     assert await listed(city) == (3, [third, second, first])
     assert (await client.get(f"/cases/{first}", headers=city)).status_code == 200
     other_district = auth(Role.DUTY_CHIEF, site="370202")
-    assert await listed(other_district) == (0, [])
-    assert (await client.get(f"/cases/{first}", headers=other_district)).status_code == 403
+    assert (await client.get("/cases", headers=other_district)).status_code == 401
+    # A department sees the cases dispatched to it, and no other.
+    staff = auth(Role.DEPARTMENT, id="staff-1", department_id=DEPARTMENT)
+    assert await listed(staff) == (1, [third])
+    assert (await client.get(f"/cases/{third}", headers=staff)).status_code == 200
+    refused = await client.get(f"/cases/{first}", headers=staff)
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == f"case {first} is not among the cases staff-1 may see"
+    # A field supervisor sees a case once it waits for them on site, in their grid.
+    grid_supervisor = auth(Role.FIELD_SUPERVISOR, id="sv-370212-01")  # OTHER_GRID's
+    assert await listed(grid_supervisor) == (0, [])
+    await post(client, f"/cases/{second}/verification/request", {}, operator)
+    await known(client, second, chief, lambda case: case["status"] == "verifying")
+    assert await listed(grid_supervisor) == (1, [second])
+    assert await listed(auth(Role.FIELD_SUPERVISOR, id=SUPERVISOR)) == (0, [])
+    # The public reads none of the case file.
+    public = await client.get("/cases", headers=auth(Role.PUBLIC, id="citizen-1"))
+    assert public.status_code == 403
     stranger = new_id()
     missing = await client.get(f"/cases/{stranger}", headers=chief)
     assert missing.status_code == 404
@@ -1035,11 +1056,7 @@ async def test_only_the_supervision_centre_sees_the_reporters_personal_data(
             "phone": "13800000000",
             "email": None,
         }
-    for outsider in (
-        auth(Role.DEPARTMENT, department_id=DEPARTMENT),
-        auth(Role.DISPATCHER),
-        auth(Role.LEADER),
-    ):
+    for outsider in (auth(Role.DISPATCHER), auth(Role.LEADER, site="370200")):
         hidden = await case_file(client, event.case_id, outsider)
         assert hidden["timeline"][0]["payload"]["reporter"] is None
         assert hidden["timeline"][0]["payload"]["description"] == "噪音扰民"

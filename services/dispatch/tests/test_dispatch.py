@@ -17,7 +17,6 @@ import httpx
 from sqlalchemy import update
 
 from cityloop_deploy.site_fixtures import (
-    TEST_SECRET,
     UpstreamStage,
     eventually,
     read_to_the_end,
@@ -91,9 +90,9 @@ from cityloop_shared.contract.values import (
 )
 from cityloop_shared.ports.clocks import WARNING_SHARE, Clock
 from cityloop_shared.reference.time_limits import TimeLimit
-from cityloop_shared.runtime.auth import TokenSigner
 from cityloop_shared.runtime.service import ServiceRuntime
 from cityloop_shared.runtime.timers import scan_clocks
+from cityloop_shared.testing.identity import bearer
 
 Client = tuple[httpx.AsyncClient, ServiceRuntime]
 Upstream = Callable[[Stage], UpstreamStage]
@@ -109,13 +108,12 @@ OPERATOR = Actor(id="op-1", role=Role.ACCEPTANCE_OPERATOR, site=SITE)
 CHIEF = Actor(id="chief-1", role=Role.DUTY_CHIEF, site=SITE)
 SUPERVISOR = Actor(id="sv-370212-03", role=Role.FIELD_SUPERVISOR, site=SITE)
 _numbers = itertools.count(1)
-_SIGNER = TokenSigner(TEST_SECRET, 3600)
 
 
 def as_dispatcher() -> dict[str, str]:
     """Headers of the site's dispatcher, for helpers that poll the queue outside a test."""
     actor = Actor(id="dispatcher-1", role=Role.DISPATCHER, site=SITE)
-    return {"Authorization": f"Bearer {_SIGNER.issue(actor)}"}
+    return bearer(actor)
 
 
 def worker(department_id: str) -> Actor:
@@ -886,12 +884,12 @@ async def test_reminders_and_supervision_reach_the_handling_department(
     unknown = await client.post(
         f"/cases/{case_id}/reminders", json={"message": "催办"}, headers=no_department
     )
-    assert unknown.status_code == 403
+    assert unknown.status_code == 401  # a department's token must name its department
     other_district = auth(Role.UPPER_DEPARTMENT, site="370202", department_id="370202-urban")
     elsewhere = await client.post(
         f"/cases/{case_id}/reminders", json={"message": "催办"}, headers=other_district
     )
-    assert elsewhere.status_code == 403
+    assert elsewhere.status_code == 401  # a district does not trust another district's issuer
     department = auth(Role.DEPARTMENT, department_id=SANITATION)
     wrong_role = await client.post(
         f"/cases/{case_id}/reminders", json={"message": "催办"}, headers=department
@@ -1015,9 +1013,10 @@ async def test_people_of_another_district_or_role_are_refused(
     registered = await registered_case(dispatch, upstream)
     url = f"/cases/{registered.case_id}/dispatch"
     assert (await client.post(url, json={})).status_code == 401
+    # A district does not trust another district's issuer.
     other_district = auth(Role.DISPATCHER, site="370202")
-    assert (await client.post(url, json={}, headers=other_district)).status_code == 403
-    assert (await client.get("/dispatch/queue", headers=other_district)).status_code == 403
+    assert (await client.post(url, json={}, headers=other_district)).status_code == 401
+    assert (await client.get("/dispatch/queue", headers=other_district)).status_code == 401
     chief = auth(Role.DUTY_CHIEF)
     assert (await client.post(url, json={}, headers=chief)).status_code == 403
     assert (await client.get("/dispatch/queue", headers=chief)).status_code == 403

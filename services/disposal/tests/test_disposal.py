@@ -354,15 +354,17 @@ async def test_a_dispatched_case_is_on_its_departments_list_only(
     not_a_department = await client.get("/tasks", headers=auth(Role.DISPATCHER))
     assert not_a_department.status_code == 403
     nameless = await client.get("/tasks", headers=auth(Role.DEPARTMENT))
-    assert nameless.status_code == 403
-    assert "names no department" in nameless.json()["detail"]
+    assert nameless.status_code == 401  # the token names no department of the site
+    assert "must name its department" in nameless.json()["detail"]
     bad_state = await client.get("/tasks", params={"state": "lost"}, headers=street_1)
     assert bad_state.status_code == 422
     assert bad_state.json()["detail"][0]["loc"] == ["query", "state"]
-    # Another district's department of the same id sees nothing of this district's tasks.
-    elsewhere = await client.get("/tasks", headers=department(auth, STREET_1, site="370202"))
-    assert elsewhere.status_code == 200
-    assert elsewhere.json()["tasks"] == []
+    # Another district's department is not taken at all: a district does not trust another
+    # district's issuer.
+    elsewhere = await client.get(
+        "/tasks", headers=department(auth, "370202-street-001", site="370202")
+    )
+    assert elsewhere.status_code == 401
 
 
 async def test_a_task_past_its_deadline_is_overdue_until_it_is_done(
@@ -394,6 +396,23 @@ async def test_a_task_past_its_deadline_is_overdue_until_it_is_done(
     # Done late is done: the task no longer counts as overdue on the list of completed ones.
     done = await task(client, street_1, late, in_state("completed"), state="completed")
     assert done["overdue"] is False
+
+
+async def test_an_offset_past_what_the_database_takes_is_refused_naming_it(
+    disposal: Client, auth: Auth, upstream: Upstream
+) -> None:
+    client, _ = disposal
+    street_1 = department(auth, STREET_1)
+    await task(client, street_1, await dispatched(upstream, STREET_1))
+
+    beyond = await client.get(
+        "/tasks", params={"limit": 78, "offset": 32589158477190044729}, headers=street_1
+    )
+    assert beyond.status_code == 422
+    assert [error["loc"] for error in beyond.json()["detail"]] == [["query", "offset"]]
+    # The largest offset PostgreSQL takes still answers, with a page past the last task.
+    last = await client.get("/tasks", params={"offset": 2**63 - 1}, headers=street_1)
+    assert (last.status_code, last.json()) == (200, {"total": 1, "tasks": []})
 
 
 async def test_accepting_then_completing_reports_back_with_evidence(
@@ -821,12 +840,12 @@ async def test_refusals_change_nothing(disposal: Client, auth: Auth, upstream: U
     other_district = await client.post(
         accept_url, json={}, headers=department(auth, STREET_1, site="370202")
     )
-    assert other_district.status_code == 403
+    assert other_district.status_code == 401  # another district's issuer is not trusted
     wrong_role = await client.post(accept_url, json={}, headers=auth(Role.DISPATCHER))
     assert wrong_role.status_code == 403
     nameless = await client.post(accept_url, json={}, headers=auth(Role.DEPARTMENT))
-    assert nameless.status_code == 403
-    assert nameless.json()["detail"] == "the actor's token names no department"
+    assert nameless.status_code == 401
+    assert nameless.json()["detail"] == "a department token must name its department"
     stranger = new_id()
     unknown = await client.post(f"/cases/{stranger}/accept", json={}, headers=street_1)
     assert unknown.status_code == 404

@@ -358,6 +358,50 @@ async def test_exports_charts_and_refusals(
         assert "handled_on_time_rate" in unknown.text
 
 
+async def test_a_department_and_a_supervisor_read_only_their_own_lines(
+    service_settings: ServiceSettings, publish: Publish, auth: Auth, evaluation: Evaluation
+) -> None:
+    """Each with the rank it holds among all, not a table of one."""
+    period = {"period": "2026-03"}
+    async with the_log_evaluated(service_settings, publish, evaluation) as (client, _):
+        everyone = rows_by_id(await table(client, auth, "department"))
+        supervisors = rows_by_id(await table(client, auth, "supervisor"))
+
+        async def read(who: dict[str, str], path: str, **query: str) -> httpx.Response:
+            return await client.get(path, params={**period, **query}, headers=who)
+
+        sanitation = auth(Role.DEPARTMENT, department_id=SANITATION)
+        own = (await read(sanitation, "/evaluation/department")).json()["rows"]
+        assert own == [everyone[SANITATION]]
+        exported = await read(sanitation, "/evaluation/department/export.csv")
+        assert [line["id"] for line in csv.DictReader(io.StringIO(exported.text))] == [SANITATION]
+        mine = await read(sanitation, f"/evaluation/department/{SANITATION}/cases", indicator=RATE)
+        assert mine.status_code == 200
+        theirs = await read(sanitation, f"/evaluation/department/{URBAN}/cases", indicator=RATE)
+        assert theirs.status_code == 403
+        assert theirs.json()["detail"] == (
+            f"department {URBAN} is not among the lines department-1 may read"
+        )
+        # 崂山区城市管理局 oversees its sub-unit: it reads that line, as it urges only those below.
+        upper = auth(Role.UPPER_DEPARTMENT, department_id=URBAN)
+        below = (await read(upper, "/evaluation/department")).json()["rows"]
+        assert below == [everyone[SANITATION]]
+
+        supervisor = auth(Role.FIELD_SUPERVISOR, id=SV)
+        assert (await read(supervisor, "/evaluation/supervisor")).json()["rows"] == [
+            supervisors[SV]
+        ]
+        for refused in (
+            await read(supervisor, "/evaluation/department"),
+            await read(sanitation, "/evaluation/district"),
+            await read(sanitation, "/evaluation/counters"),
+        ):
+            assert refused.status_code == 403, refused.text
+
+
+RATE = "handled_on_time_rate"
+
+
 async def test_a_rebuild_from_the_log_gives_the_live_numbers(
     service_settings: ServiceSettings, publish: Publish, auth: Auth, evaluation: Evaluation
 ) -> None:
@@ -436,7 +480,11 @@ async def test_the_city_evaluates_its_districts_from_their_streams(
     assert [row["id"] for row in at_city] == ["370212"]
     assert at_city[0]["counts"]["cases.registered"] == 5
     assert at_city[0]["score"] == pytest.approx(70.5)
-    assert district_leader.json()["rows"] == []  # another district's leader sees none of it
+    # Another district's leader reads none of it: the city's evaluation is the city's people's.
+    assert district_leader.status_code == 403
+    assert district_leader.json()["detail"] == (
+        "actor of site 370202 may not read the queries of site 370200"
+    )
     (city_row,) = whole_city.json()["rows"]
     # The city as one region: the same cases, 5 on the demo city's 27 grids (< 1 a grid).
     assert (city_row["id"], city_row["counts"]["cases.registered"]) == ("370200", 5)

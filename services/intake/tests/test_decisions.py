@@ -16,11 +16,14 @@ from cityloop_intake.decisions import (
     CHANNEL_ROLES,
     FileReport,
     Filing,
+    Publicity,
     channel_roles,
+    publicity,
     report,
     report_payload,
 )
-from cityloop_intake.open311.models import STATUS_NOTES, service_request, w3c
+from cityloop_intake.open311.models import service_request, w3c
+from cityloop_intake.open311.settings import Open311Settings
 from cityloop_intake.state import Report, evolve
 from cityloop_intake.store import NEARBY_METRES, distance_metres
 from cityloop_intake.topology import TOPOLOGY
@@ -53,6 +56,8 @@ from cityloop_shared.contract.events.intake import (
     CaseReportedPayload,
     CaseSelfHandled,
     CaseSelfHandledPayload,
+    PublicityDecided,
+    PublicityDecidedPayload,
 )
 from cityloop_shared.contract.events.verification import CaseClosed, CaseClosedPayload
 from cityloop_shared.contract.ids import CaseKind, new_id
@@ -72,7 +77,7 @@ from cityloop_shared.contract.values import (
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.reference.categories import Category as DictionaryCategory
 from cityloop_shared.reference.categories import CategoryDictionary, Edition
-from cityloop_shared.stage.decisions import Context, Invalid
+from cityloop_shared.stage.decisions import Conflict, Context, Invalid
 
 pytestmark = pytest.mark.unit
 
@@ -98,6 +103,9 @@ CHIEF = Actor(id="chief-1", role=Role.DUTY_CHIEF, site=SITE)
 DISPATCHER = Actor(id="dispatcher-1", role=Role.DISPATCHER, site=SITE)
 LEADER = Actor(id="leader-1", role=Role.LEADER, site=SITE)
 PHOTO = {"uri": "https://media.cityloop.example/p/7.jpg", "media_type": "image/jpeg"}
+SETTINGS = Open311Settings(coordinate_decimals=3, show_departments=False)
+"""What Open311 discloses as shipped: no department named, points to 3 decimals."""
+NAMING = SETTINGS.model_copy(update={"show_departments": True})
 
 
 def command(**changes: Any) -> FileReport:
@@ -414,7 +422,12 @@ def test_every_channel_has_a_filer() -> None:
 
 def test_intake_follows_only_what_the_status_of_a_request_needs() -> None:
     assert TOPOLOGY.stage is Stage.INTAKE
-    assert TOPOLOGY.emits_types == {"case.reported", "case.self_handled", "satisfaction.recorded"}
+    assert TOPOLOGY.emits_types == {
+        "case.reported",
+        "case.self_handled",
+        "satisfaction.recorded",
+        "publicity.decided",
+    }
     assert TOPOLOGY.follows_types == {
         "case.registered",
         "case.forwarded_to_city",
@@ -553,10 +566,6 @@ def test_a_self_handled_report_opens_a_record_that_is_already_ended() -> None:
     )
 
 
-def test_every_status_has_a_note_for_the_reporter() -> None:
-    assert set(STATUS_NOTES) == set(CaseStatus)
-
-
 def test_an_open311_client_reads_a_self_handled_report_as_a_closed_request() -> None:
     [draft] = report(None, Filing(command(self_handled=True), ()), context()).events
     handled = CaseSelfHandled.create(
@@ -567,8 +576,11 @@ def test_an_open311_client_reads_a_self_handled_report_as_a_closed_request() -> 
         previous=None,
         occurred_at=NOON,
     )
-    request = service_request(REFERENCE, dataclasses.asdict(applied(None, handled)))
-    assert (request["status"], request["status_notes"]) == ("closed", "监督员已当场处置（自处理）")
+    request = service_request(REFERENCE, dataclasses.asdict(applied(None, handled)), SETTINGS)
+    assert (request["status"], request["status_notes"]) == (
+        "closed",
+        "已结案：问题已处置，监督员发现后当场处理（自处理）",
+    )
     assert (request["service_code"], request["expected_datetime"]) == ("06001", None)
 
 
@@ -724,22 +736,24 @@ def test_a_cancellation_and_a_voiding_end_the_record() -> None:
 
 def test_an_open311_client_reads_the_record_as_its_request() -> None:
     """What GET requests shows is the record: notes by status with the case number once
-    registered, the department's name, the deadline, the last applied event's time."""
+    registered, the department's name where the site names it, the deadline, the last
+    applied event's time; the unit grid's name for the address the reporter typed."""
     zone = REFERENCE.calendar.zone
     reported = reported_event(OPEN311_CLIENT, channel="public", external_id="ab12")
     record = applied(None, reported)
-    request = service_request(REFERENCE, dataclasses.asdict(record))
+    request = service_request(REFERENCE, dataclasses.asdict(record), NAMING)
     assert (request["status"], request["status_notes"]) == ("open", "已上报，等待受理")
     assert request["service_code"] == "06001"
     assert (
         request["requested_datetime"] == request["updated_datetime"] == "2026-11-25T12:00:00+08:00"
     )
     assert (request["agency_responsible"], request["expected_datetime"]) == (None, None)
-    assert (request["lat"], request["long"], request["address"]) == (36.13, 120.45, "松岭路")
+    assert (request["lat"], request["long"]) == (36.13, 120.45)
+    assert request["address"] == "崂山区第三街道第一社区1号网格"
 
     registered = registered_event(reported, code="06002")
     record = applied(record, registered)
-    request = service_request(REFERENCE, dataclasses.asdict(record))
+    request = service_request(REFERENCE, dataclasses.asdict(record), NAMING)
     assert request["status_notes"] == "已立案，等待派遣（案卷号 370212E060022026112500001）"
     assert (request["service_code"], request["service_name"]) == ("06002", "店面无证装修")
     assert request["updated_datetime"] == "2026-11-25T13:00:00+08:00"
@@ -753,19 +767,21 @@ def test_an_open311_client_reads_the_record_as_its_request() -> None:
         2,
     )
     record = applied(record, dispatched)
-    request = service_request(REFERENCE, dataclasses.asdict(record))
+    request = service_request(REFERENCE, dataclasses.asdict(record), NAMING)
     assert request["status_notes"] == "已派遣至专业部门（案卷号 370212E060022026112500001）"
     assert request["agency_responsible"] == "崂山区城市管理局"
     assert request["expected_datetime"] == w3c(deadline, zone) == "2026-11-28T12:00:00+08:00"
+    unnamed = service_request(REFERENCE, dataclasses.asdict(record), SETTINGS)
+    assert unnamed == {**request, "agency_responsible": None}
 
     record = applied(record, follow(dispatched, CaseClosed, CHIEF, CaseClosedPayload(), 50))
-    request = service_request(REFERENCE, dataclasses.asdict(record))
+    request = service_request(REFERENCE, dataclasses.asdict(record), NAMING)
     assert (request["status"], request["status_notes"]) == (
         "closed",
-        "已结案（案卷号 370212E060022026112500001）",
+        "已结案：问题已处置，经现场核查通过（案卷号 370212E060022026112500001）",
     )
     assert request["updated_datetime"] == "2026-11-27T14:00:00+08:00"
-    assert request == service_request(REFERENCE, dataclasses.asdict(record))
+    assert request == service_request(REFERENCE, dataclasses.asdict(record), NAMING)
 
 
 def test_a_closing_before_registration_cannot_be_applied_yet() -> None:
@@ -785,6 +801,95 @@ def test_intake_decides_a_report_only_for_a_new_case() -> None:
         CaseStatus.REPORTED,
         "case.reported",
     )
+
+
+# --- publicity: what the supervision centre shows the public ----------------------------------
+
+
+def decided_publicity(record: Report, public: bool, actor: Actor = OPERATOR) -> Report:
+    """The record after the centre's decision to show (or withhold) its case."""
+    [draft] = publicity(record, Publicity(public=public), context(actor)).events
+    decided = PublicityDecided.create(
+        case_id=record.case_id,
+        site=SITE,
+        actor=actor,
+        payload=draft.payload,
+        previous=None,
+        occurred_at=NOON + timedelta(hours=1),
+    )
+    return applied(record, decided)
+
+
+@pytest.mark.parametrize(
+    ("channel", "actor", "shown"),
+    [
+        ("public", OPEN311_CLIENT, True),
+        ("public", OPERATOR, True),
+        ("supervisor", SUPERVISOR, False),
+        ("video", OPERATOR, False),
+        ("leader", LEADER, False),
+    ],
+)
+def test_only_the_publics_own_reports_are_shown_until_the_centre_decides(
+    channel: str, actor: Actor, shown: bool
+) -> None:
+    record = applied(None, reported_event(actor, channel=channel))
+    assert record.published is None
+    assert record.shown_to_public is shown
+
+
+def test_the_centre_shows_a_supervisors_case_and_withholds_it_again() -> None:
+    record = applied(None, reported_event(SUPERVISOR))
+    decision = publicity(record, Publicity(public=True, reason="典型案例"), context(OPERATOR))
+    [draft] = decision.events
+    assert draft.model is PublicityDecided
+    assert draft.payload == PublicityDecidedPayload(public=True, reason="典型案例")
+    assert dict(decision.answer) == {"public": True}
+
+    shown = decided_publicity(record, True)
+    assert (shown.published, shown.shown_to_public, shown.status) == (True, True, record.status)
+    withheld = decided_publicity(shown, False, CHIEF)
+    assert (withheld.published, withheld.shown_to_public) == (False, False)
+
+
+def test_the_centre_withholds_a_public_report() -> None:
+    record = applied(None, reported_event(OPEN311_CLIENT, channel="public"))
+    withheld = decided_publicity(record, False)
+    assert (withheld.published, withheld.shown_to_public) == (False, False)
+    assert decided_publicity(withheld, True).shown_to_public is True
+
+
+def test_saying_what_already_holds_is_refused() -> None:
+    supervisors = applied(None, reported_event(SUPERVISOR))
+    with pytest.raises(Conflict, match="already withheld from the public") as refused:
+        publicity(supervisors, Publicity(public=False), context(OPERATOR))
+    assert refused.value.status_code == 409
+    public = applied(None, reported_event(OPEN311_CLIENT, channel="public"))
+    with pytest.raises(Conflict, match="already shown to the public"):
+        publicity(public, Publicity(public=True), context(OPERATOR))
+    with pytest.raises(Conflict, match="already shown to the public"):
+        publicity(decided_publicity(supervisors, True), Publicity(public=True), context())
+
+
+def test_an_ended_case_is_still_shown_or_withheld() -> None:
+    """A closed request found to carry a phone number is withdrawn after its end; a
+    supervisor's problem fixed on the spot may be shown as one the city dealt with."""
+    reported = reported_event(OPEN311_CLIENT, channel="public")
+    cancelled = follow(reported, CaseCancelled, CHIEF, ReasonPayload(reason="不属于城管范围"), 1)
+    record = applied(applied(None, reported), cancelled)
+    assert decided_publicity(record, False).shown_to_public is False
+
+    [draft] = report(None, Filing(command(self_handled=True), ()), context()).events
+    handled = CaseSelfHandled.create(
+        case_id=new_id(),
+        site=SITE,
+        actor=SUPERVISOR,
+        payload=draft.payload,
+        previous=None,
+        occurred_at=NOON,
+    )
+    shown = decided_publicity(applied(None, handled), True)
+    assert (shown.status, shown.shown_to_public) == (CaseStatus.SELF_HANDLED, True)
 
 
 # --- store.distance_metres ----------------------------------------------------------------------

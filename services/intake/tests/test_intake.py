@@ -390,8 +390,9 @@ async def test_refusals_open_no_case(intake: Client, auth: Auth) -> None:
     assert wrong_role.status_code == 403
     leader_as_public = await post(client, auth(Role.LEADER), **{**valid, "channel": "public"})
     assert leader_as_public.status_code == 403
+    # A district does not trust another district's issuer.
     other_district = auth(Role.FIELD_SUPERVISOR, site="370202", id="sv-370202-01")
-    assert (await client.post("/reports", json=valid, headers=other_district)).status_code == 403
+    assert (await client.post("/reports", json=valid, headers=other_district)).status_code == 401
 
     accepted = await client.post("/reports", json=valid, headers=supervisor)
     assert accepted.status_code == 201

@@ -1,6 +1,7 @@
 """Open311 GeoReport v2 over real Kafka and PostgreSQL: discovery, services, posting a
 request in JSON and XML, tokens, queries, errors in both formats, and a request's status as
-intake's record follows its case: registered, dispatched, extended, and its end."""
+intake's record follows its case: registered, dispatched, extended, and its end (which of
+the ends, the status notes say)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pytest
 
 from cityloop_deploy.site_fixtures import UpstreamStage, eventually, topic_records
 from cityloop_intake.open311.models import w3c
@@ -94,6 +96,17 @@ FORM = {
 }
 PERSONAL = ("13800000000", "zhang@example.com", "张", "device-1")
 CASE_NUMBER = "370212E060022026112500001"
+GRID_NAME = "崂山区第三街道第一社区1号网格"
+"""The unit grid of FORM's point: where a listed request is placed, not the typed address."""
+NAMING_DEPARTMENTS = pytest.mark.parametrize(
+    "open311_environment", [{"CITYLOOP_OPEN311_SHOW_DEPARTMENTS": "true"}]
+)
+"""A site that names the department responsible (agency_responsible)."""
+POSTING_FREELY = pytest.mark.parametrize(
+    "open311_environment", [{"CITYLOOP_OPEN311_CLIENT_RATE_LIMIT": "100/minute"}]
+)
+"""For a test that posts faster than a person would: refused posts count against the limit
+of the client's address as well."""
 
 OPERATOR = Actor(id="op-1", role=Role.ACCEPTANCE_OPERATOR, site=SITE)
 SUPERVISOR = Actor(id="sv-370212-03", role=Role.FIELD_SUPERVISOR, site=SITE)
@@ -314,7 +327,7 @@ async def test_requests_are_queried_without_personal_data(intake: Client, open31
     assert (request["service_code"], request["service_name"]) == ("06001", "私搭乱建")
     assert request["description"] == "人行道上搭了棚子"
     assert (request["lat"], request["long"]) == (36.13, 120.45)
-    assert request["address"] == "松岭路 1 号"
+    assert request["address"] == GRID_NAME
     assert request["media_url"] == "https://media.cityloop.example/p/9.jpg"
     assert request["agency_responsible"] is None
     assert request["expected_datetime"] is None
@@ -366,8 +379,18 @@ async def test_requests_are_queried_without_personal_data(intake: Client, open31
             params={"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"},
         )
         assert_errors(too_long, 400, fmt, "90 days")
+        # The default 90 days from either end of the calendar: refused, not a 500.
+        last = await client.get(
+            f"{V2}/requests.{fmt}", params={"start_date": "9999-12-31T00:00:00Z"}
+        )
+        assert_errors(last, 400, fmt, "start_date: 90 days from it run past the calendar")
+        first_day = await client.get(
+            f"{V2}/requests.{fmt}", params={"end_date": "0001-01-01T00:00:00Z"}
+        )
+        assert_errors(first_day, 400, fmt, "end_date: 90 days from it run past the calendar")
 
 
+@POSTING_FREELY
 async def test_refused_requests_answer_errors_in_both_formats(
     intake: Client, open311_key: str
 ) -> None:
@@ -471,6 +494,7 @@ def dispatch(deadline: datetime, department: str = "370212-urban") -> Step:
     )
 
 
+@NAMING_DEPARTMENTS
 async def test_status_notes_move_only_on_what_intake_follows(
     intake: Client, upstream: Upstream, open311_key: str, caught_up: CaughtUp
 ) -> None:
@@ -578,7 +602,7 @@ async def test_status_notes_move_only_on_what_intake_follows(
         (Stage.VERIFICATION, CheckPassed, SUPERVISOR, CheckResultPayload(remarks="已整改")),
         (Stage.VERIFICATION, CaseClosed, CHIEF, CaseClosedPayload()),
     )
-    closed = await case.until(f"已结案（案卷号 {CASE_NUMBER}）")
+    closed = await case.until(f"已结案：问题已处置，经现场核查通过（案卷号 {CASE_NUMBER}）")
     assert closed["status"] == "closed"
     assert closed["agency_responsible"] == "崂山区城市管理局"
     assert closed["updated_datetime"] == w3c(closed_event.occurred_at, zone)
@@ -600,7 +624,7 @@ async def test_a_cancelled_request_is_closed_as_not_registered(
         (Stage.CASEFILE, CaseAccepted, OPERATOR, CaseAcceptedPayload(needs_verification=False)),
         (Stage.CASEFILE, CaseCancelled, CHIEF, ReasonPayload(reason="不属于城管范围")),
     )
-    request = await case.until("不予立案")
+    request = await case.until("不予立案：本案不予处置（不属于受理范围、经核实不存在或重复上报）")
     assert request["status"] == "closed"
     assert request["updated_datetime"] == w3c(
         cancelled.occurred_at, runtime.reference.calendar.zone
@@ -610,11 +634,12 @@ async def test_a_cancelled_request_is_closed_as_not_registered(
     assert [r["service_request_id"] for r in closed] == [case.request_id]
 
 
+@NAMING_DEPARTMENTS
 async def test_a_forwarded_redispatched_and_voided_request(
     intake: Client, upstream: Upstream, open311_key: str
 ) -> None:
     """Forwarding to the city shows as such; a redispatch names the new department and its
-    deadline; a voiding closes the request."""
+    deadline; a voiding closes the request, and says the problem is not dealt with here."""
     _, runtime = intake
     zone = runtime.reference.calendar.zone
     case = await posted_case(intake, upstream, open311_key)
@@ -664,6 +689,8 @@ async def test_a_forwarded_redispatched_and_voided_request(
             CaseVoidedPayload(reason="重复立案", requested_by="op-1", approved_by="chief-1"),
         )
     )
-    request = await case.until(f"已作废（案卷号 {CASE_NUMBER}）")
+    request = await case.until(
+        f"已作废：立案已撤销，本案不再处置（重复或错误立案）（案卷号 {CASE_NUMBER}）"
+    )
     assert request["status"] == "closed"
     assert request["updated_datetime"] == w3c(voided.occurred_at, zone)

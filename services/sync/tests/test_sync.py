@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from uuid import uuid4
 
 import httpx
 
@@ -97,9 +98,9 @@ async def test_who_sees_what_of_the_citys_cases(
     history: History,
 ) -> None:
     district = service_settings.site
-    events = history(SUPERVISOR_DISTRICT[:4])
+    department = "370212-sanitation"
+    events = history(SUPERVISOR_DISTRICT[:4], case_dispatched={"department_id": department})
     case_id = events[0].case_id
-    department = events[3].payload.model_dump()["department_id"]
     async with sync_service(service_settings) as client:
         for event in events:
             await upstream(STAGE_OF[event.event_type]).publish(event)
@@ -110,8 +111,14 @@ async def test_who_sees_what_of_the_citys_cases(
 
         assert await sees(auth(Role.LEADER, site=CITY)) == 200
         assert await sees(auth(Role.DUTY_CHIEF, site=district)) == 200
-        assert await sees(auth(Role.DUTY_CHIEF, site="370202")) == 404
-        assert await sees(auth(Role.DEPARTMENT, site=CITY, department_id=department)) == 403
+        assert await sees(auth(Role.DUTY_CHIEF, site="370202")) == 403
+        # A department sees the cases dispatched to it, an upper-level one those below it.
+        assert await sees(auth(Role.DEPARTMENT, site=district, department_id=department)) == 200
+        assert await sees(auth(Role.UPPER_DEPARTMENT, department_id="370212-urban")) == 200
+        assert await sees(auth(Role.DEPARTMENT, site=CITY, department_id="370200-water")) == 403
+        assert await sees(auth(Role.FIELD_SUPERVISOR, id="sv-370212-01")) == 403
+        missing = await client.get(f"/cases/{uuid4()}", headers=auth(Role.LEADER, site=CITY))
+        assert missing.status_code == 404
         listed = await client.get(
             "/cases",
             params={"district": district, "status": "dispatched", "overdue": "false"},
@@ -122,6 +129,15 @@ async def test_who_sees_what_of_the_citys_cases(
             "/cases", params={"status": "closed"}, headers=auth(Role.DUTY_CHIEF, site=CITY)
         )
         assert none.json() == {"total": 0, "cases": []}
+        # Up to the largest offset PostgreSQL takes; past it, 422 naming the offset.
+        last = await client.get(
+            "/cases", params={"offset": 2**63 - 1}, headers=auth(Role.DUTY_CHIEF, site=CITY)
+        )
+        assert last.json() == {"total": 1, "cases": []}
+        beyond = await client.get(
+            "/cases", params={"offset": 2**63}, headers=auth(Role.DUTY_CHIEF, site=CITY)
+        )
+        assert [error["loc"] for error in beyond.json()["detail"]] == [["query", "offset"]]
         stats = await client.get(
             "/statistics", params={"by": "status"}, headers=auth(Role.LEADER, site=CITY)
         )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -37,13 +39,30 @@ def configure_logging(log_format: LogFormat = LogFormat.JSON, level: str = "INFO
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                without_inputs,
+                renderer,
+            ],
             foreign_pre_chain=shared,
         )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+_INPUT = re.compile(r"input_value=.*?, input_type=", re.DOTALL)
+
+
+def without_inputs(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A validation error repeats the input it refuses (``input_value=…``): the reason a
+    malformed report is dead-lettered would carry the reporter's name or phone into the logs.
+    The line keeps where and why, not what."""
+    for key, value in event.items():
+        if isinstance(value, str) and "input_value=" in value:
+            event[key] = _INPUT.sub("input_value=(withheld), input_type=", value)
+    return event
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -13,7 +13,6 @@ import pytest_asyncio
 from fastapi import APIRouter
 from pydantic import AwareDatetime
 
-from cityloop_deploy.site_fixtures import TEST_SECRET
 from cityloop_shared.contract.actors import Role
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.reference.calendar import BeyondCoverage
@@ -21,7 +20,7 @@ from cityloop_shared.runtime.app import service_app
 from cityloop_shared.runtime.commands import Commands
 from cityloop_shared.runtime.definition import StageService
 from cityloop_shared.runtime.migrations import upgrade
-from cityloop_shared.settings import DatabaseSettings, ServiceSettings
+from cityloop_shared.settings import DatabaseSettings, RunMode, ServiceSettings
 from cityloop_shared.stage.decisions import Command, Context, Decision
 from cityloop_shared.testing.contracts import Sample
 
@@ -53,7 +52,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     before anything is written or published."""
     database = DatabaseSettings(url=f"sqlite:///{tmp_path / 'stage.sqlite'}", schema_name="main")
     upgrade(database, "main", SERVED.migrations)
-    app = service_app(SERVED, ServiceSettings(database=database, auth_secret=TEST_SECRET))
+    app = service_app(SERVED, ServiceSettings(database=database, mode=RunMode.DEVELOPMENT))
     runtime = app.state.runtime
     calendar = runtime.reference.calendar.model_copy(
         update={"beyond_official_years": BeyondCoverage.REFUSE}

@@ -47,8 +47,8 @@ class Pass(Command):
 
 
 def pass_check(case: Sample, command: Pass, ctx: Context) -> Decision:
-    if ctx.actor.id != "sv-1":
-        raise Forbidden("the check went to sv-1")
+    if ctx.actor.id != "sv-370212-01":
+        raise Forbidden("the check went to sv-370212-01")
     if command.remarks == "看不清":
         raise Invalid(("remarks",), "say what was seen", "vague_remarks")
     return Decision(
@@ -160,7 +160,7 @@ async def test_a_command_runs_once_per_key_and_refusals_name_what_is_wrong(
     client, runtime = stage
     case = await to_checking(upstream, new_case)
     await eventually(lambda: tracked(runtime), lambda h: len(h) >= 6)
-    supervisor = auth(Role.FIELD_SUPERVISOR, id="sv-1")
+    supervisor = auth(Role.FIELD_SUPERVISOR, id="sv-370212-01")
     url = f"/cases/{case.case_id}/pass"
 
     async def post(body: dict[str, Any], headers: dict[str, str], key: str | None = None) -> Any:
@@ -168,8 +168,8 @@ async def test_a_command_runs_once_per_key_and_refusals_name_what_is_wrong(
         return await client.post(url, json=body, headers=sent)
 
     assert (await post({}, auth(Role.DUTY_CHIEF))).status_code == 403
-    other = await post({}, auth(Role.FIELD_SUPERVISOR, id="sv-2"))
-    assert (other.status_code, other.json()) == (403, {"detail": "the check went to sv-1"})
+    other = await post({}, auth(Role.FIELD_SUPERVISOR, id="sv-370212-02"))
+    assert (other.status_code, other.json()) == (403, {"detail": "the check went to sv-370212-01"})
     vague = await post({"remarks": "看不清"}, supervisor)
     assert vague.status_code == 422
     assert vague.json()["detail"][0]["loc"] == ["body", "remarks"]

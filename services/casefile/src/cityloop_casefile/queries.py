@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 
 from cityloop_casefile.store import cases, timeline
 from cityloop_shared.adapters.sql.tables import tracking
-from cityloop_shared.contract.actors import Role
-from cityloop_shared.contract.codec import redact
+from cityloop_shared.contract.actors import Actor
 from cityloop_shared.contract.lifecycle import CaseStatus
-from cityloop_shared.contract.registry import payload_model
 from cityloop_shared.contract.values import CaseLevel, GridCode
-from cityloop_shared.runtime.auth import CurrentActor, require_site, visible_sites
+from cityloop_shared.runtime.auth import CurrentActor
 from cityloop_shared.runtime.commands import service_runtime
-from cityloop_shared.stage.decisions import NotFound
+from cityloop_shared.runtime.paging import Offset
+from cityloop_shared.runtime.service import ServiceRuntime
+from cityloop_shared.runtime.visibility import (
+    CASE_READERS,
+    CaseColumns,
+    payload_for,
+    require_reader,
+    visible_cases,
+)
+from cityloop_shared.stage.decisions import Forbidden, NotFound
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -41,28 +47,43 @@ _TIMELINE = (
     .order_by(timeline.c.occurred_at, tracking.c.position)
 )
 
-SEES_PERSONAL_DATA = frozenset({Role.ACCEPTANCE_OPERATOR, Role.DUTY_CHIEF})
-"""The supervision centre, which calls reporters back; everyone else sees timelines without
-the public's names, phones and emails."""
+_COLUMNS = CaseColumns(
+    site=cases.c.site,
+    department_id=cases.c.department_id,
+    grid_code=cases.c.grid_code,
+    status=cases.c.status,
+    verifier_id=cases.c.verifier_id,
+)
+
+
+def _seen(actor: Actor, runtime: ServiceRuntime) -> ColumnElement[bool]:
+    """The cases of the site the actor sees, after refusing one who reads none of them."""
+    require_reader(actor, runtime.site, CASE_READERS)
+    return visible_cases(actor, runtime.reference, _COLUMNS)
 
 
 @router.get("/{case_id}")
 async def case_detail(case_id: UUID, actor: CurrentActor, request: Request) -> dict[str, Any]:
-    """The case file, with its full timeline: who, what, when, why."""
-    async with service_runtime(request).database.reading() as reader:
-        found = await reader.rows(_ONE, {"case_id": case_id})
+    """The case file, with its full timeline: who, what, when, why. The public's personal
+    data only for the supervision centre."""
+    runtime = service_runtime(request)
+    seen = _seen(actor, runtime)
+    async with runtime.database.reading() as reader:
+        found = await reader.rows(_ONE.add_columns(seen.label("seen")), {"case_id": case_id})
         if not found:
             # Worded as every stage's commands answer for a case they do not hold.
             raise NotFound(f"casefile holds no case {case_id}")
-        require_site(actor, found[0]["site"])
+        case = dict(found[0])
+        if not case.pop("seen"):
+            raise Forbidden(f"case {case_id} is not among the cases {actor.id} may see")
         entries = await reader.rows(_TIMELINE, {"case_id": case_id})
-    shown = dict if actor.role in SEES_PERSONAL_DATA else _without_personal_data
-    return {**found[0], "timeline": [shown(entry) for entry in entries]}
-
-
-def _without_personal_data(entry: Mapping[str, Any]) -> dict[str, Any]:
-    payload = redact(payload_model(entry["event_type"]).model_validate(entry["payload"]))
-    return {**entry, "payload": payload.model_dump(mode="json")}
+    return {
+        **case,
+        "timeline": [
+            {**entry, "payload": payload_for(actor, entry["event_type"], entry["payload"])}
+            for entry in entries
+        ],
+    }
 
 
 @router.get("")
@@ -76,13 +97,16 @@ async def case_list(
     overdue: bool | None = None,
     level: CaseLevel | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
-    """Cases of the actor's site (a city actor sees the whole city), newest first.
+    """The cases of the site the actor sees, newest first: the centres and leaders every one
+    (a city actor the whole city's), a department those dispatched to it or below it, a
+    field supervisor those waiting for them on site.
 
     ``level=city&status=registered`` lists the cases registered as a city department's that
     the district has not forwarded yet."""
-    query = _CASE.where(visible_sites(actor, cases.c.site))
+    runtime = service_runtime(request)
+    query = _CASE.where(_seen(actor, runtime))
     filters = {
         "status": status_.value if status_ else None,
         "grid_code": grid_code,
@@ -94,7 +118,7 @@ async def case_list(
     for column, value in filters.items():
         if value is not None:
             query = query.where(cases.c[column] == value)
-    async with service_runtime(request).database.reading() as reader:
+    async with runtime.database.reading() as reader:
         total = await reader.scalar(select(func.count()).select_from(query.subquery()))
         rows = await reader.rows(
             query.order_by(cases.c.reported_at.desc(), cases.c.case_id).limit(limit).offset(offset)

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Query, Request
 from cityloop_disposal import decisions
 from cityloop_disposal.state import DisposalCase, TaskState
 from cityloop_disposal.store import task_list, tasks
-from cityloop_shared.contract.actors import Actor, Role
-from cityloop_shared.reference.departments import DepartmentDirectory
-from cityloop_shared.runtime.auth import CurrentActor, require_role, visible_sites
+from cityloop_shared.contract.actors import Role
+from cityloop_shared.runtime.auth import CurrentActor, visible_sites
 from cityloop_shared.runtime.commands import Commands, service_runtime
+from cityloop_shared.runtime.paging import Offset
+from cityloop_shared.runtime.visibility import DEPARTMENT_ROLES, departments_seen, require_reader
 from cityloop_shared.stage.decisions import Forbidden
 
 router = APIRouter(tags=["disposal"])
@@ -54,7 +55,7 @@ async def department_tasks(
     department_id: Annotated[str | None, Query(max_length=64)] = None,
     state: TaskState | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """A department's to-do list (待办): the tasks it has to act on, the nearest deadline first.
 
@@ -63,28 +64,17 @@ async def department_tasks(
     included.
     """
     runtime = service_runtime(request)
-    visible = _visible_departments(runtime.reference.departments, actor)
+    require_reader(actor, runtime.site, DEPARTMENT_ROLES)
+    visible = departments_seen(actor, runtime.reference.departments)
     if department_id is not None and department_id not in visible:
         raise Forbidden(f"department {actor.department_id} may not view department {department_id}")
     async with runtime.database.reading() as reader:
         return await task_list(
             reader,
-            departments=[department_id] if department_id else visible,
+            departments=[department_id] if department_id else sorted(visible),
             sites=visible_sites(actor, tasks.c.site),
             state=state,
             now=datetime.now(UTC),
             limit=limit,
             offset=offset,
         )
-
-
-def _visible_departments(directory: DepartmentDirectory, actor: Actor) -> list[str]:
-    require_role(actor, Role.DEPARTMENT, Role.UPPER_DEPARTMENT)
-    own = actor.department_id
-    if own is None:
-        raise Forbidden("the actor's token names no department")
-    if actor.role is Role.DEPARTMENT:
-        return [own]
-    if own not in directory:
-        raise Forbidden(f"department {own} is not in the directory")
-    return [department.id for department in directory.subordinates(own)]

@@ -12,6 +12,7 @@ from cityloop_shared.adapters import open_database
 from cityloop_shared.contract.topics import Stage
 from cityloop_shared.logging import configure_logging, get_logger
 from cityloop_shared.reference.bundle import ReferenceData
+from cityloop_shared.runtime.main import refusing_built_in
 from cityloop_shared.runtime.migrations import upgrade
 from cityloop_shared.settings import ServiceSettings
 
@@ -23,12 +24,14 @@ def main() -> None:
     settings = ServiceSettings()
     configure_logging(settings.log_format, settings.log_level)
     schema = settings.database.schema_of(Stage.EVALUATION)
-    upgrade(settings.database, schema, MIGRATIONS)
     if command == "rejudge":
+        upgrade(settings.database, schema, MIGRATIONS)
         asyncio.run(_rejudge(settings, schema))
         return
+    app = refusing_built_in("cityloop-evaluation", lambda: create_app(settings))
+    upgrade(settings.database, schema, MIGRATIONS)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

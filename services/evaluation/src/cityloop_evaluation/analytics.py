@@ -16,22 +16,31 @@ from aiokafka import AIOKafkaProducer
 from cityloop_shared.contract.analytics import for_analysts
 from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.messaging import headers
+from cityloop_shared.messaging.security import PLAINTEXT, ClientSecurity
 
 
 class AnalyticsFeed:
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, security: ClientSecurity = PLAINTEXT) -> None:
         self.topic = topic
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, enable_idempotence=True, acks="all"
-        )
+        self._bootstrap = bootstrap
+        self._security = security
+        self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
+        # Made here, not with the feed: aiokafka makes a client only inside a running loop,
+        # and the app is built before its loop runs.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap, enable_idempotence=True, acks="all", **self._security
+        )
         await self._producer.start()
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
 
     async def __call__(self, events: Sequence[CaseEvent]) -> None:
+        if self._producer is None:
+            raise RuntimeError("the analytics feed has not been started")
         sent = [
             await self._producer.send(
                 self.topic,

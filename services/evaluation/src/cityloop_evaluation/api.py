@@ -2,7 +2,10 @@
 rate) per subject and period, as JSON or CSV; the cases behind an indicator; the production
 counters; a league table and a trend over months as SVG charts.
 
-The site's centres and leaders read them; a city's people read every district's.
+The site's centres and leaders read every line, a city's people every district's; a
+department reads its own department's lines and cases (an upper-level department those of
+the departments below it), a field supervisor their own: each with the rank it holds among
+all (:mod:`cityloop_shared.runtime.visibility`).
 """
 
 from __future__ import annotations
@@ -24,12 +27,19 @@ from cityloop_evaluation.results import GROUPINGS, Evaluation
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.ports.unit_of_work import Database
 from cityloop_shared.reference.bundle import ReferenceData
-from cityloop_shared.runtime.auth import CurrentActor, require_role, visible_sites
-from cityloop_shared.stage.decisions import Invalid, NotFound
+from cityloop_shared.runtime.auth import CurrentActor, visible_sites
+from cityloop_shared.runtime.visibility import (
+    DEPARTMENT_ROLES,
+    SITE_WIDE,
+    departments_seen,
+    require_reader,
+)
+from cityloop_shared.stage.decisions import Forbidden, Invalid, NotFound
 
 router = APIRouter(prefix="/evaluation", tags=["evaluation"])
 
-READERS = (Role.ACCEPTANCE_OPERATOR, Role.DUTY_CHIEF, Role.DISPATCHER, Role.LEADER)
+READERS = frozenset({*SITE_WIDE, *DEPARTMENT_ROLES, Role.FIELD_SUPERVISOR})
+"""Who reads evaluations: the centres and leaders all of them, the others their own lines."""
 
 PeriodText = Annotated[
     str,
@@ -59,9 +69,28 @@ def _period(text: str, request: Request) -> Period:
         raise Invalid(("period",), str(error), "invalid_period", where="query") from error
 
 
-def _scope(actor: Actor, district: str | None) -> Callable[[Table], ColumnElement[bool]]:
-    require_role(actor, *READERS)
+def _lines_seen(request: Request, actor: Actor, subject: Subject) -> frozenset[str] | None:
+    """Whose lines of ``subject``'s evaluation the actor reads: every one (``None``) for the
+    centres and leaders; a department's own, or those below an upper-level department; a
+    supervisor's own. Refused for any other subject."""
+    site: str = request.app.state.site
+    require_reader(actor, site, READERS)
+    if actor.role in SITE_WIDE:
+        return None
+    if subject is Subject.DEPARTMENT and actor.role in DEPARTMENT_ROLES:
+        return departments_seen(actor, _reference(request).departments)
+    if subject is Subject.SUPERVISOR and actor.role is Role.FIELD_SUPERVISOR:
+        return frozenset({actor.id})
+    raise Forbidden(f"role {actor.role.value} reads no {subject.value} evaluation")
 
+
+def _require_line(request: Request, actor: Actor, subject: Subject, subject_id: str) -> None:
+    seen = _lines_seen(request, actor, subject)
+    if seen is not None and subject_id not in seen:
+        raise Forbidden(f"{subject.value} {subject_id} is not among the lines {actor.id} may read")
+
+
+def _scope(actor: Actor, district: str | None) -> Callable[[Table], ColumnElement[bool]]:
     def scope(table: Table) -> ColumnElement[bool]:
         visible = visible_sites(actor, table.c.site)
         return and_(visible, table.c.district == district) if district else visible
@@ -72,10 +101,14 @@ def _scope(actor: Actor, district: str | None) -> Callable[[Table], ColumnElemen
 async def _league(
     request: Request, actor: Actor, subject: Subject, period: Period, district: str | None
 ) -> list[Standing]:
+    """The league table, ranked among every subject the actor's sites count, with only the
+    lines the actor may read."""
+    seen = _lines_seen(request, actor, subject)
     database: Database = request.app.state.database
     async with database.reading() as reader:
         evaluation = Evaluation(reader, _reference(request), _config(request))
-        return await evaluation.league(subject, period, _scope(actor, district))
+        standings = await evaluation.league(subject, period, _scope(actor, district))
+    return [s for s in standings if seen is None or s.subject_id in seen]
 
 
 def _measured(measured: Measured) -> dict[str, Any]:
@@ -107,9 +140,9 @@ def _label(subject: Subject, subject_id: str, reference: ReferenceData) -> str:
 
 
 @router.get("/subjects")
-async def subjects(actor: CurrentActor) -> dict[str, Any]:
+async def subjects(actor: CurrentActor, request: Request) -> dict[str, Any]:
     """What can be evaluated, with each subject's indicators."""
-    require_role(actor, *READERS)
+    require_reader(actor, request.app.state.site, READERS)
     return {
         subject.value: [
             {"name": i.name, "label": i.label, "kind": i.kind.value} for i in INDICATORS[subject]
@@ -127,6 +160,7 @@ async def production_counters(
     district: District = None,
 ) -> dict[str, Any]:
     """生产统计: the cases reported in the period, as they stand at its end, by ``by``."""
+    require_reader(actor, request.app.state.site, SITE_WIDE)
     if by not in GROUPINGS:
         raise Invalid(
             ("by",), f"split by one of {', '.join(GROUPINGS)}", "invalid_by", where="query"
@@ -276,6 +310,7 @@ async def _trend(
     period: str,
     district: str | None,
 ) -> Series:
+    _require_line(request, actor, subject, subject_id)
     chosen = _period(period, request)
     months = chosen.months()
     if len(months) > 120:
@@ -302,6 +337,7 @@ async def drill_down(
 ) -> dict[str, Any]:
     """The cases (or step rounds) behind one indicator of one subject, each with whether it
     counts in the numerator and the denominator."""
+    _require_line(request, actor, subject, subject_id)
     chosen = _period(period, request)
     database: Database = request.app.state.database
     async with database.reading() as reader:

@@ -21,8 +21,10 @@ from cityloop_evaluation.topology import TOPOLOGY
 from cityloop_shared.adapters import open_database
 from cityloop_shared.contract.sites import other_level
 from cityloop_shared.contract.topics import Stage, analytics_topic
+from cityloop_shared.identity.site import install_identity
 from cityloop_shared.logging import get_logger
 from cityloop_shared.messaging.asyncapi import asyncapi
+from cityloop_shared.messaging.security import client_security
 from cityloop_shared.messaging.topics import (
     ensure_site_topics,
     ensure_topics,
@@ -30,8 +32,9 @@ from cityloop_shared.messaging.topics import (
 )
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.app import answer_refusal
-from cityloop_shared.runtime.auth import TokenSigner
+from cityloop_shared.runtime.built_in import refuse_built_in
 from cityloop_shared.runtime.timeline import TimelineFollower
+from cityloop_shared.runtime.unavailable import answer_faults
 from cityloop_shared.settings import ServiceSettings
 from cityloop_shared.stage.decisions import Refused
 
@@ -41,6 +44,7 @@ log = get_logger("cityloop.evaluation")
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
+    refuse_built_in(settings)
     reference = (
         ReferenceData.load(settings.reference_dir)
         if settings.reference_dir
@@ -50,8 +54,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     schema = settings.database.schema_of(Stage.EVALUATION)
     database = open_database(settings.database, schema)
     sources = TOPOLOGY.sources(settings.site, settings.topic_namespace, settings.district_sites)
+    security = client_security(settings.kafka)
     feed = AnalyticsFeed(
-        settings.kafka.bootstrap_servers, analytics_topic(settings.site, settings.topic_namespace)
+        settings.kafka.bootstrap_servers,
+        analytics_topic(settings.site, settings.topic_namespace),
+        security,
     )
     follower = TimelineFollower(
         database,
@@ -61,6 +68,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         Projector(reference),
         client_id=f"cityloop-evaluation-{settings.site}",
         pass_on=feed,
+        security=security,
     )
 
     @asynccontextmanager
@@ -85,11 +93,11 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.state.database = database
     app.state.reference = reference
     app.state.config = config
+    app.state.site = settings.site
     app.state.follower = follower
-    app.state.token_signer = TokenSigner(
-        settings.auth_secret.get_secret_value(), settings.auth_token_max_age_seconds
-    )
+    install_identity(app, settings, reference)
     app.add_exception_handler(Refused, answer_refusal)  # type: ignore[arg-type]
+    answer_faults(app)
     app.include_router(router)
 
     @app.get("/asyncapi.json", tags=["contract"])

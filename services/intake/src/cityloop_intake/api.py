@@ -1,6 +1,6 @@
 """Information collection's HTTP surface: the centre's own front door for reports (the
-public's is Open311, :mod:`cityloop_intake.open311`), and the read a report needs besides
-its command, which both front doors take."""
+public's is Open311, :mod:`cityloop_intake.open311`), the read a report needs besides its
+command, which both front doors take, and the centre's word on what the public sees."""
 
 from __future__ import annotations
 
@@ -33,4 +33,11 @@ commands.opening(
     roles=decisions.channel_roles,
     decide=decisions.report,
     prepare=filed,
+)
+commands.on_case(
+    "/reports/{case_id}/publicity",
+    decisions.Publicity,
+    roles=decisions.PUBLICITY_ROLES,
+    decide=decisions.publicity,
+    summary="Show the case to the public through Open311, or withhold it (案件公开)",
 )

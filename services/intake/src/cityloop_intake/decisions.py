@@ -17,6 +17,8 @@ from cityloop_shared.contract.events.intake import (
     CaseReportedPayload,
     CaseSelfHandled,
     CaseSelfHandledPayload,
+    PublicityDecided,
+    PublicityDecidedPayload,
 )
 from cityloop_shared.contract.events.verification import (
     SatisfactionRecorded,
@@ -31,13 +33,14 @@ from cityloop_shared.contract.values import (
     GeoPoint,
     GridCode,
     PublicReporter,
+    Reason,
     ReportChannel,
     Text,
 )
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.reference.lookup import known_category
 from cityloop_shared.stage.deadlines import step_deadline
-from cityloop_shared.stage.decisions import Command, Context, Decision, Draft, Invalid
+from cityloop_shared.stage.decisions import Command, Conflict, Context, Decision, Draft, Invalid
 
 CHANNEL_ROLES = {
     ReportChannel.SUPERVISOR: Role.FIELD_SUPERVISOR,
@@ -208,3 +211,23 @@ def reporter_feedback(report: Report, feedback: ReporterFeedback, ctx: Context) 
         score=feedback.score, remarks=feedback.remarks, source=SatisfactionSource.OPEN311
     )
     return Decision([Draft(SatisfactionRecorded, payload)], {"score": feedback.score})
+
+
+PUBLICITY_ROLES = frozenset({Role.ACCEPTANCE_OPERATOR, Role.DUTY_CHIEF})
+"""The supervision centre decides what the public sees: its operators, or its duty chief."""
+
+
+class Publicity(Command):
+    public: bool = Field(description="Show the case to the public (Open311), or withhold it")
+    reason: Reason | None = Field(default=None, description="Why, for the case file")
+
+
+def publicity(report: Report, command: Publicity, ctx: Context) -> Decision:
+    """案件公开: show a case to the public, or withhold it again. Saying what already holds
+    is refused, so the case file records only changes."""
+    ctx.require(report, PublicityDecided)
+    if report.shown_to_public == command.public:
+        already = "shown to" if command.public else "withheld from"
+        raise Conflict(f"the case is already {already} the public")
+    payload = PublicityDecidedPayload(public=command.public, reason=command.reason)
+    return Decision([Draft(PublicityDecided, payload)], {"public": command.public})

@@ -21,6 +21,7 @@ from cityloop_shared.contract.events.intake import (
     CaseReportedPayload,
     CaseSelfHandled,
     CaseSelfHandledPayload,
+    PublicityDecided,
 )
 from cityloop_shared.contract.ids import CaseKind
 from cityloop_shared.contract.values import Category, ReportChannel
@@ -32,7 +33,8 @@ class Report(CaseRecord):
     """The category is the case's current one: the reporter's, until registration sets it.
 
     A request posted through Open311 keeps the token its client was given (the event's
-    external id), to be looked up by.
+    external id), to be looked up by. ``published`` is the supervision centre's word on
+    showing the case to the public: shown, withheld, or not said (``None``).
     """
 
     channel: ReportChannel | None = None
@@ -49,6 +51,16 @@ class Report(CaseRecord):
     case_number: str | None = None
     department_id: str | None = None
     deadline: datetime | None = None
+    published: bool | None = None
+
+    @property
+    def shown_to_public(self) -> bool:
+        """Open311 lists a case the centre showed, or one the public reported that the centre
+        did not withhold: a supervisor's, a video patrol's or a leader's case is the centre's
+        own until it is shown."""
+        if self.published is not None:
+            return self.published
+        return self.channel is ReportChannel.PUBLIC
 
 
 def evolve(report: Report, event: CaseEvent) -> Report:
@@ -74,6 +86,8 @@ def evolve(report: Report, event: CaseEvent) -> Report:
             return replace(report, department_id=p.department_id, deadline=p.deadline)
         case ExtensionDecided(payload=p) | SuspensionResumed(payload=p):
             return replace(report, deadline=p.deadline)
+        case PublicityDecided(payload=p):
+            return replace(report, published=p.public)
     return report
 
 

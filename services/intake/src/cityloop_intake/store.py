@@ -1,19 +1,32 @@
 """Where intake keeps its reports, and what is asked of them: likely duplicates (疑似重复上报)
-and the service requests Open311 clients read."""
+and the service requests Open311 clients read: those shown to the public, and a reporter's
+own by its token."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, Float, Index, MetaData, String, Table, bindparam, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Index,
+    MetaData,
+    String,
+    Table,
+    and_,
+    bindparam,
+    or_,
+    select,
+)
 
 from cityloop_shared.adapters.sql.tables import Moment, case_record_columns
-from cityloop_shared.contract.lifecycle import TERMINAL
-from cityloop_shared.contract.values import GeoPoint
+from cityloop_shared.contract.lifecycle import TERMINAL, CaseStatus
+from cityloop_shared.contract.values import GeoPoint, ReportChannel
 from cityloop_shared.ports.unit_of_work import Reader
 
 metadata = MetaData()
@@ -38,6 +51,8 @@ reports = Table(  # 上报
     Column("case_number", String(32)),
     Column("department_id", String(64)),
     Column("deadline", Moment),
+    # The supervision centre's word on showing the case to the public; null: not said.
+    Column("published", Boolean),
 )
 # Duplicate search: the last 24 hours of reports, then a box around the point.
 Index("reports_recent_nearby", reports.c.reported_at, reports.c.lat, reports.c.lon)
@@ -62,8 +77,16 @@ _NEARBY_OPEN = (
     .order_by(reports.c.reported_at, reports.c.case_id)
 )
 """Open cases of a category reported since a moment within a box: built once, bound per report."""
-_REQUESTS = select(reports)
+_SHOWN = or_(
+    reports.c.published.is_(True),
+    and_(reports.c.published.is_(None), reports.c.channel == ReportChannel.PUBLIC.value),
+)
+""":attr:`cityloop_intake.state.Report.shown_to_public`, as SQL."""
+_REQUESTS = select(reports).where(_SHOWN)
 _OF_TOKEN = select(reports.c.case_id).where(reports.c.token == bindparam("token"))
+_OWN = select(reports).where(
+    reports.c.case_id == bindparam("case_id"), reports.c.token == bindparam("token")
+)
 
 
 def distance_metres(a: GeoPoint, b: GeoPoint) -> float:
@@ -109,6 +132,7 @@ async def possible_duplicates(
 
 
 async def requests_by_id(reader: Reader, case_ids: Iterable[UUID]) -> Sequence[Mapping[str, Any]]:
+    """The requests of these ids that are shown to the public, newest first."""
     query = _REQUESTS.where(reports.c.case_id.in_(list(case_ids)))
     return await reader.rows(query.order_by(reports.c.reported_at.desc()))
 
@@ -119,17 +143,22 @@ async def requests_matching(
     category_codes: Sequence[str],
     start: datetime,
     end: datetime,
-    statuses: Sequence[str],
+    statuses: Collection[CaseStatus] | None,
 ) -> Sequence[Mapping[str, Any]]:
-    """Requests made between ``start`` and ``end``, newest first, at most 1000."""
+    """Requests shown to the public made between ``start`` and ``end``, in one of
+    ``statuses`` (any when ``None``), newest first, at most 1000."""
     query = _REQUESTS.where(reports.c.reported_at.between(start, end))
     if category_codes:
         query = query.where(reports.c.category_code.in_(category_codes))
-    if set(statuses) == {"closed"}:
-        query = query.where(~_OPEN)
-    elif set(statuses) == {"open"}:
-        query = query.where(_OPEN)
+    if statuses is not None:
+        query = query.where(reports.c.status.in_([status.value for status in statuses]))
     return await reader.rows(query.order_by(reports.c.reported_at.desc()).limit(MAX_REQUESTS))
+
+
+async def own_request(reader: Reader, case_id: UUID, token: str) -> Mapping[str, Any] | None:
+    """The request the token was given with, shown to the public or not: its reporter's."""
+    rows = await reader.rows(_OWN, {"case_id": case_id, "token": token})
+    return rows[0] if rows else None
 
 
 async def request_of_token(reader: Reader, token: str) -> UUID | None:

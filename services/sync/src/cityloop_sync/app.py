@@ -21,11 +21,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from cityloop_shared.adapters import open_database
 from cityloop_shared.contract.sites import SiteLevel, site_level
 from cityloop_shared.contract.topics import Stage, case_topics
+from cityloop_shared.identity.site import install_identity
 from cityloop_shared.messaging.asyncapi import mirror_asyncapi
+from cityloop_shared.messaging.security import client_security
 from cityloop_shared.messaging.topics import ensure_site_topics
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.app import answer_refusal
-from cityloop_shared.runtime.auth import TokenSigner
+from cityloop_shared.runtime.built_in import refuse_built_in
+from cityloop_shared.runtime.unavailable import answer_faults
 from cityloop_shared.settings import ServiceSettings
 from cityloop_shared.stage.decisions import Refused
 from cityloop_sync.follower import projection_follower
@@ -51,6 +54,8 @@ class SyncService:
         self.site = settings.site
         namespace = settings.topic_namespace
         city_bootstrap = settings.kafka.bootstrap_servers
+        # Sync's one principal, known to the city's cluster and to each district's.
+        security = client_security(settings.kafka)
         self.schema = settings.database.schema_of(Stage.SYNC)
         self.database = open_database(settings.database, self.schema)
         self.up: dict[str, Mirror] = {}
@@ -60,17 +65,27 @@ class SyncService:
             if bootstrap == city_bootstrap:
                 continue  # one cluster for both (per-site topics): nothing to mirror
             self.up[district] = Mirror(
-                up_link(district, bootstrap, self.site, city_bootstrap, namespace)
+                up_link(district, bootstrap, self.site, city_bootstrap, namespace, security)
             )
             self.down[district] = Mirror(
-                down_link(district, bootstrap, self.site, city_bootstrap, namespace, self.database)
+                down_link(
+                    district,
+                    bootstrap,
+                    self.site,
+                    city_bootstrap,
+                    namespace,
+                    self.database,
+                    security,
+                )
             )
         district_topics = {d: case_topics(d, namespace) for d in settings.district_sites}
         followed = [t for topics in district_topics.values() for t in topics]
         self.follower = projection_follower(
-            self.database, city_bootstrap, [*followed, *case_topics(self.site, namespace)]
+            self.database, city_bootstrap, [*followed, *case_topics(self.site, namespace)], security
         )
-        self.lag = LagWatch(city_bootstrap, self.up, self.down, self.follower, district_topics)
+        self.lag = LagWatch(
+            city_bootstrap, self.up, self.down, self.follower, district_topics, security
+        )
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -94,6 +109,7 @@ class SyncService:
 
 
 def create_app(settings: ServiceSettings, sync: SyncSettings | None = None) -> FastAPI:
+    refuse_built_in(settings)
     service = SyncService(settings, sync or SyncSettings())
 
     @asynccontextmanager
@@ -109,10 +125,9 @@ def create_app(settings: ServiceSettings, sync: SyncSettings | None = None) -> F
         if settings.reference_dir
         else ReferenceData.demo()
     )
-    app.state.token_signer = TokenSigner(
-        settings.auth_secret.get_secret_value(), settings.auth_token_max_age_seconds
-    )
+    install_identity(app, settings, app.state.reference)
     app.add_exception_handler(Refused, answer_refusal)  # type: ignore[arg-type]
+    answer_faults(app)
     app.include_router(router)
 
     @app.get("/health", tags=["operations"])

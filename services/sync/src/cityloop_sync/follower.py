@@ -8,6 +8,7 @@ from dataclasses import asdict
 from uuid import UUID
 
 from cityloop_shared.contract.envelope import CaseEvent
+from cityloop_shared.messaging.security import ClientSecurity
 from cityloop_shared.ports.unit_of_work import Database, UnitOfWork
 from cityloop_shared.runtime.timeline import TimelineFollower
 from cityloop_sync.projection import fold
@@ -26,9 +27,15 @@ async def project(uow: UnitOfWork, histories: Mapping[UUID, Sequence[CaseEvent]]
 
 
 def projection_follower(
-    database: Database, bootstrap: str, topics: Iterable[str]
+    database: Database, bootstrap: str, topics: Iterable[str], security: ClientSecurity
 ) -> TimelineFollower:
     """Reads ``topics`` from the city's cluster into the projection."""
     return TimelineFollower(
-        database, bootstrap, topics, TIMELINE, project, client_id="cityloop-sync-projection"
+        database,
+        bootstrap,
+        topics,
+        TIMELINE,
+        project,
+        client_id="cityloop-sync-projection",
+        security=security,
     )

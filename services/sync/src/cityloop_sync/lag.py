@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry, Gauge
 
 from cityloop_shared.logging import get_logger
+from cityloop_shared.messaging.security import ClientSecurity
 from cityloop_shared.runtime.timeline import TimelineFollower
 from cityloop_sync.mirror import Mirror
 
@@ -44,8 +45,10 @@ class LagWatch:
         down: Mapping[str, Mirror],
         follower: TimelineFollower,
         district_topics: Mapping[str, tuple[str, ...]],
+        security: ClientSecurity,
     ) -> None:
         self.city_bootstrap = city_bootstrap
+        self.security = security
         self.up = up
         self.down = down
         self.follower = follower
@@ -70,7 +73,7 @@ class LagWatch:
 
     async def run(self, every_s: float) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.city_bootstrap, client_id="cityloop-sync-lag"
+            bootstrap_servers=self.city_bootstrap, client_id="cityloop-sync-lag", **self.security
         )
         started = False
         while True:

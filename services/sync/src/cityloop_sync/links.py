@@ -18,6 +18,7 @@ from sqlalchemy import select
 from cityloop_shared.contract.codec import UndecodableEvent, decode
 from cityloop_shared.contract.topics import case_topics
 from cityloop_shared.logging import get_logger
+from cityloop_shared.messaging.security import ClientSecurity
 from cityloop_shared.ports.unit_of_work import Database
 from cityloop_sync.mirror import MirrorLink
 from cityloop_sync.store import city_cases
@@ -26,7 +27,12 @@ log = get_logger("cityloop.sync.links")
 
 
 def up_link(
-    district: str, district_bootstrap: str, city: str, city_bootstrap: str, namespace: str | None
+    district: str,
+    district_bootstrap: str,
+    city: str,
+    city_bootstrap: str,
+    namespace: str | None,
+    security: ClientSecurity,
 ) -> MirrorLink:
     """Every event of the district, to the city."""
     return MirrorLink(
@@ -34,6 +40,7 @@ def up_link(
         source_bootstrap=district_bootstrap,
         target_bootstrap=city_bootstrap,
         topics=case_topics(district, namespace),
+        security=security,
     )
 
 
@@ -44,6 +51,7 @@ def down_link(
     city_bootstrap: str,
     namespace: str | None,
     database: Database,
+    security: ClientSecurity,
 ) -> MirrorLink:
     """The city's events about the district's cases, to the district."""
     return MirrorLink(
@@ -52,6 +60,7 @@ def down_link(
         target_bootstrap=district_bootstrap,
         topics=case_topics(city, namespace),
         select=DistrictOfCase(database, district).select,
+        security=security,
     )
 
 

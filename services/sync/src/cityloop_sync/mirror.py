@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from aiokafka.errors import (
 )
 
 from cityloop_shared.logging import get_logger
+from cityloop_shared.messaging.security import ClientSecurity
 from cityloop_shared.messaging.topics import EVENT_TOPIC_CONFIG
 
 SOURCE_OFFSET_HEADER = "cityloop-source-offset"
@@ -74,6 +75,9 @@ class MirrorLink:
     select: Select | None = None
     """None copies every record."""
     client_id: str = "cityloop-sync"
+    security: ClientSecurity = field(default_factory=dict)
+    """How sync logs in, the same on both clusters: its principal is known to each. Empty: no
+    login (PLAINTEXT)."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,7 @@ class Mirror:
                 # Out of range means the target is ahead of the source or the source lost
                 # records: never jump silently, that would repeat or skip records.
                 auto_offset_reset="none",
+                **self._link.security,
             )
             stack.push_async_callback(source.stop)
             await source.start()
@@ -177,6 +182,7 @@ class Mirror:
                 enable_idempotence=True,
                 acks="all",
                 linger_ms=5,
+                **self._link.security,
             )
             stack.push_async_callback(_close_producer, producer)
             await producer.start()
@@ -205,7 +211,10 @@ class Mirror:
         """Every source partition, once each topic exists on the target with at least as many
         partitions as on the source."""
         source_topics = await _describe(
-            self._link.source_bootstrap, self._link.topics, f"{self._link.client_id}-mirror-admin"
+            self._link.source_bootstrap,
+            self._link.topics,
+            f"{self._link.client_id}-mirror-admin",
+            self._link.security,
         )
         missing = [topic for topic in self._link.topics if topic not in source_topics]
         if missing:
@@ -213,6 +222,7 @@ class Mirror:
         admin = AIOKafkaAdminClient(
             bootstrap_servers=self._link.target_bootstrap,
             client_id=f"{self._link.client_id}-mirror-admin",
+            **self._link.security,
         )
         try:
             await admin.start()
@@ -262,6 +272,7 @@ class Mirror:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="none",
+            **self._link.security,
         )
         try:
             await consumer.start()
@@ -443,9 +454,9 @@ async def _last_records(
 
 
 async def _describe(
-    bootstrap: str, topics: Iterable[str], client_id: str
+    bootstrap: str, topics: Iterable[str], client_id: str, security: ClientSecurity
 ) -> dict[str, dict[str, Any]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id, **security)
     try:
         await admin.start()
         return _by_topic(await admin.describe_topics(list(topics)))

@@ -4,8 +4,10 @@ district, department or status.
 
 The city supervision centre (监督中心), the command centre and leaders of the city see every
 case at any time (市监督中心都能随时对每个具体案卷的办理进度进行监督); a district's centre
-sees its own; an upper-level department (上级专业部门) sees the cases of the departments
-below it and of its own, across levels.
+sees its own; a department the cases dispatched to it, an upper-level department
+(上级专业部门) those of the departments below it, across levels. Field supervisors and the
+public see none of it (:mod:`cityloop_shared.runtime.visibility`). The timelines carry no
+payloads, so nothing of the public's personal data.
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import ColumnElement, String, case, cast, func, literal, select
 
-from cityloop_shared.contract.actors import Actor, Role
+from cityloop_shared.contract.actors import Actor
 from cityloop_shared.contract.lifecycle import CaseStatus
 from cityloop_shared.contract.values import ClockStep, GridCode
 from cityloop_shared.ports.unit_of_work import Database
 from cityloop_shared.reference.bundle import ReferenceData
-from cityloop_shared.runtime.auth import CurrentActor, visible_sites
+from cityloop_shared.runtime.auth import CurrentActor
+from cityloop_shared.runtime.paging import Offset
+from cityloop_shared.runtime.visibility import CaseColumns, visible_cases
 from cityloop_shared.stage.decisions import Forbidden, Invalid, NotFound
 from cityloop_sync.store import city_cases, city_timeline
 
 router = APIRouter(tags=["city projection"])
 
-CENTRE = frozenset({Role.ACCEPTANCE_OPERATOR, Role.DUTY_CHIEF, Role.DISPATCHER, Role.LEADER})
 GROUPS = {
     "site": city_cases.c.site,
     "department_id": city_cases.c.department_id,
@@ -46,15 +49,12 @@ def _reference(request: Request) -> ReferenceData:
     return reference
 
 
+_COLUMNS = CaseColumns(site=city_cases.c.site, department_id=city_cases.c.department_id)
+
+
 def visible(actor: Actor, reference: ReferenceData) -> ColumnElement[bool]:
     """The cases the actor may see."""
-    if actor.role in CENTRE:
-        return visible_sites(actor, city_cases.c.site)
-    own = actor.department_id
-    if actor.role is Role.UPPER_DEPARTMENT and own is not None and own in reference.departments:
-        below = [d.id for d in reference.departments.subordinates(own)]
-        return city_cases.c.department_id.in_([own, *below])
-    raise Forbidden(f"role {actor.role.value} does not see the city's cases")
+    return visible_cases(actor, reference, _COLUMNS)
 
 
 @router.get("/cases")
@@ -70,7 +70,7 @@ async def city_case_list(
     handled_by: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     overdue_step: ClockStep | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Cases of every district the actor sees, newest first. ``overdue_step=dispatch`` lists
     the cases a command centre let pass their dispatch time limit: the supervision centre's
@@ -104,13 +104,15 @@ async def city_case_list(
 @router.get("/cases/{case_id}")
 async def city_case(case_id: UUID, actor: CurrentActor, request: Request) -> dict[str, Any]:
     """One case with its whole timeline across the sites, in the order it happened."""
-    query = select(city_cases).where(
-        city_cases.c.case_id == case_id, visible(actor, _reference(request))
-    )
+    seen = visible(actor, _reference(request))
+    query = select(city_cases, seen.label("seen")).where(city_cases.c.case_id == case_id)
     async with _database(request).reading() as reader:
         found = await reader.rows(query)
         if not found:
-            raise NotFound(f"the city projection shows no case {case_id} to this actor")
+            raise NotFound(f"the city projection holds no case {case_id}")
+        shown = dict(found[0])
+        if not shown.pop("seen"):
+            raise Forbidden(f"case {case_id} is not among the cases {actor.id} may see")
         entries = await reader.rows(
             select(
                 *(c for c in city_timeline.columns if c.name != "body"),
@@ -118,7 +120,7 @@ async def city_case(case_id: UUID, actor: CurrentActor, request: Request) -> dic
             .where(city_timeline.c.case_id == case_id)
             .order_by(city_timeline.c.occurred_at, city_timeline.c.logged_at)
         )
-    return {**found[0], "timeline": [dict(entry) for entry in entries]}
+    return {**shown, "timeline": [dict(entry) for entry in entries]}
 
 
 @router.get("/statistics")

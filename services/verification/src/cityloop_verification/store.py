@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, ColumnElement, Integer, MetaData, String, Table, func, select
 
 from cityloop_shared.adapters.sql.tables import Moment, case_record_columns
 from cityloop_shared.ports.unit_of_work import Reader
@@ -34,10 +34,16 @@ _LISTED = [
 
 
 async def check_list(
-    reader: Reader, *, supervisor_id: str | None, pending: bool | None, limit: int, offset: int
+    reader: Reader,
+    *,
+    seen: ColumnElement[bool],
+    supervisor_id: str | None,
+    pending: bool | None,
+    limit: int,
+    offset: int,
 ) -> dict[str, Any]:
-    """Check tasks, soonest due first."""
-    query = select(*_LISTED).where(check_tasks.c.supervisor_id.is_not(None))
+    """The check tasks the asker sees (``seen``), soonest due first."""
+    query = select(*_LISTED).where(check_tasks.c.supervisor_id.is_not(None), seen)
     if supervisor_id is not None:
         query = query.where(check_tasks.c.supervisor_id == supervisor_id)
     if pending is not None:

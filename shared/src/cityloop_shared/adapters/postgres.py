@@ -39,6 +39,9 @@ from cityloop_shared.settings import DatabaseSettings
 
 Connection = psycopg.AsyncConnection[DictRow]
 
+CONNECTION_WAIT_SECONDS = 10.0
+RECONNECT_GIVE_UP_SECONDS = 5.0
+
 
 def libpq_url(url: str) -> str:
     """A SQLAlchemy URL as libpq takes it: the driver dropped, everything else kept (its
@@ -69,6 +72,13 @@ class PostgresDatabase(SqlDatabase):
                 "prepare_threshold": 1,
             },
             configure=_configure,
+            # While the server is out of reach a request waits this long for a connection,
+            # then is answered 503 (runtime.unavailable) rather than left hanging.
+            timeout=CONNECTION_WAIT_SECONDS,
+            # A connection that cannot be made is given up after this long and made anew on
+            # the next demand, its backoff starting over: once the server is back the pool
+            # refills within seconds, not after a backoff grown through the whole outage.
+            reconnect_timeout=RECONNECT_GIVE_UP_SECONDS,
             open=False,
         )
         self._opening = asyncio.Lock()

@@ -124,6 +124,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "reminder.sent": {"message": "请尽快处置", "department_id": "ls-sanitation"},
     "supervision.issued": {"message": "督办:逾期未处置"},
     "satisfaction.recorded": {"score": 5},
+    "publicity.decided": {"public": True, "reason": "典型案例，向公众展示处置结果"},
 }
 
 ACTOR = Actor(id="chief-1", role=Role.DUTY_CHIEF, site="370212")

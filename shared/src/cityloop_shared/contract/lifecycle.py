@@ -151,6 +151,9 @@ _OBSERVATIONS: dict[str, frozenset[CaseStatus]] = {
     "void.requested": _REGISTERED_AND_OPEN,
     "void.refused": _REGISTERED_AND_OPEN,
     "satisfaction.recorded": frozenset({S.CLOSED}),
+    # Shown or withheld at any point, an ended case too: a closed request found to carry a
+    # reporter's phone number is withdrawn from the public after its end.
+    "publicity.decided": frozenset(CaseStatus),
 }
 """Events that record something about a case without moving it."""
 

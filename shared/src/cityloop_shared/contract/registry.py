@@ -42,7 +42,7 @@ from .events.disposal import (
     ReturnRequested,
     SuspensionRequested,
 )
-from .events.intake import CaseReported, CaseSelfHandled
+from .events.intake import CaseReported, CaseSelfHandled, PublicityDecided
 from .events.time_limits import TimeLimitOverdue, TimeLimitWarning
 from .events.verification import (
     CaseClosed,
@@ -91,6 +91,7 @@ AnyCaseEvent = Annotated[
         ReminderSent,
         SupervisionIssued,
         SatisfactionRecorded,
+        PublicityDecided,
     ],
     Field(discriminator="event_type"),
 ]

@@ -17,6 +17,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from cityloop_shared.logging import get_logger
+from cityloop_shared.messaging.security import broker_security
 from cityloop_shared.settings import KafkaSettings
 
 CASE_EVENT_ACK_POLICY = AckPolicy.NACK_ON_ERROR
@@ -30,6 +31,7 @@ def build_broker(settings: KafkaSettings, **options: Any) -> KafkaBroker:
         settings.bootstrap_servers,
         client_id=settings.client_id,
         request_timeout_ms=settings.request_timeout_ms,
+        security=broker_security(settings),
         enable_idempotence=True,
         acks="all",
         ack_policy=CASE_EVENT_ACK_POLICY,

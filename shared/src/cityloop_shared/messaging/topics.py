@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
+from cityloop_shared.logging import get_logger
+from cityloop_shared.messaging.security import client_security
 from cityloop_shared.settings import KafkaSettings
+
+log = get_logger("cityloop.topics")
 
 EVENT_TOPIC_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
 """Unlimited retention and never compaction: an event topic is an audit log."""
@@ -37,22 +41,34 @@ async def ensure_site_topics(
 async def ensure_topics(
     settings: KafkaSettings, wanted: dict[str, dict[str, str]], partitions: int = 3
 ) -> list[str]:
-    """Create the topics of ``wanted`` (name → config) that do not exist yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    """Create the topics of ``wanted`` (name → config) that do not exist yet.
+
+    On a cluster with ACLs the operator creates the topics and a service may create none: a
+    topic it is refused is left to them (it is either there already, unseen because the
+    service may not describe it, or its reader waits for it)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers, **client_security(settings)
+    )
     await admin.start()
     try:
+        # Only the topics the principal may describe: on a cluster with ACLs, not all there are.
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(name, partitions, 1, topic_configs=config)
             for name, config in wanted.items()
             if name not in existing
         ]
+        refused = []
         if missing:
             response = await admin.create_topics(missing)
             for name, code, *_ in response.topic_errors:
+                if code == TopicAuthorizationFailedError.errno:
+                    refused.append(name)
                 # Another service of the site may have created it a moment before.
-                if code not in (0, TopicAlreadyExistsError.errno):
+                elif code not in (0, TopicAlreadyExistsError.errno):
                     raise RuntimeError(f"creating topic {name} failed with Kafka error {code}")
+        if refused:
+            log.info("topics.left_to_the_operator", topics=sorted(refused))
         return sorted(wanted)
     finally:
         await admin.close()

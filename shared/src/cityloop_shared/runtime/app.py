@@ -11,18 +11,21 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from cityloop_shared.contract.lifecycle import IllegalTransition
+from cityloop_shared.identity.site import install_identity
 from cityloop_shared.messaging.asyncapi import asyncapi
-from cityloop_shared.runtime.auth import TokenSigner
+from cityloop_shared.runtime.built_in import refuse_built_in
 from cityloop_shared.runtime.consumer import subscribe
 from cityloop_shared.runtime.definition import StageService
 from cityloop_shared.runtime.service import ServiceRuntime
 from cityloop_shared.runtime.timers import scan_clocks
+from cityloop_shared.runtime.unavailable import answer_faults
 from cityloop_shared.settings import ServiceSettings
 from cityloop_shared.stage.decisions import Invalid, Refused
 
 
 def service_app(service: StageService[Any], settings: ServiceSettings) -> FastAPI:
     """The service's app: its routers, its consumer, its clock scan if it watches a step."""
+    refuse_built_in(settings)
     runtime = ServiceRuntime(service, settings)
     subscribe(runtime)
     if service.rules.topology.clocks:
@@ -35,11 +38,10 @@ def service_app(service: StageService[Any], settings: ServiceSettings) -> FastAP
 
     app = FastAPI(title=f"CityLoop {runtime.stage.value} ({runtime.site})", lifespan=lifespan)
     app.state.runtime = runtime
-    app.state.token_signer = TokenSigner(
-        settings.auth_secret.get_secret_value(), settings.auth_token_max_age_seconds
-    )
+    install_identity(app, settings, runtime.reference)
     app.add_exception_handler(IllegalTransition, _illegal)  # type: ignore[arg-type]
     app.add_exception_handler(Refused, answer_refusal)  # type: ignore[arg-type]
+    answer_faults(app)
     for router in service.routers:
         app.include_router(router)
 

@@ -1,51 +1,17 @@
-"""Authenticated actors: a signed bearer token names who acts, in which role, at which site."""
+"""Authenticated actors: a signed bearer token (see :mod:`cityloop_shared.identity`) names who
+acts, in which role, at which site; these rules say on what."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import ColumnElement
 
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.sites import SiteLevel, city_of, site_level
+from cityloop_shared.identity.verifier import TokenRefused, TokenVerifier
 from cityloop_shared.stage.decisions import Forbidden
-
-_SALT = "cityloop-actor"
-KNOWN_TOKENS = 10_000
-
-
-class TokenSigner:
-    """Signs and checks tokens; a token checked once is known until it expires, for a desk or
-    a phone sends the same token with every request."""
-
-    def __init__(self, secret: str, max_age_seconds: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt=_SALT)
-        self._max_age = max_age_seconds
-        self._known: dict[str, tuple[Actor, float]] = {}
-
-    def issue(self, actor: Actor) -> str:
-        return self._serializer.dumps(actor.model_dump(mode="json"))
-
-    def verify(self, token: str) -> Actor:
-        known = self._known.get(token)
-        if known is not None and time.time() < known[1]:
-            return known[0]
-        try:
-            data, signed_at = self._serializer.loads(
-                token, max_age=self._max_age, return_timestamp=True
-            )
-        except SignatureExpired as error:
-            raise _unauthorized("token expired") from error
-        except BadSignature as error:
-            raise _unauthorized("token signature is not valid") from error
-        actor = Actor.model_validate(data)
-        if len(self._known) >= KNOWN_TOKENS:
-            self._known.clear()
-        self._known[token] = (actor, signed_at.timestamp() + self._max_age)
-        return actor
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -59,8 +25,11 @@ async def current_actor(request: Request) -> Actor:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise _unauthorized("a bearer token naming the actor is required")
-    signer: TokenSigner = request.app.state.token_signer
-    return signer.verify(token)
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return await verifier.verify(token)
+    except TokenRefused as refused:
+        raise _unauthorized(str(refused)) from refused
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import uvicorn
@@ -10,9 +11,18 @@ from fastapi import FastAPI
 
 from cityloop_shared.logging import configure_logging
 from cityloop_shared.runtime.app import service_app
+from cityloop_shared.runtime.built_in import BuiltInSettings
 from cityloop_shared.runtime.definition import StageService
 from cityloop_shared.runtime.migrations import upgrade
 from cityloop_shared.settings import ServiceSettings
+
+
+def refusing_built_in(program: str, build: Callable[[], FastAPI]) -> FastAPI:
+    """``build()``'s app, or the process ends naming every built-in setting it refused."""
+    try:
+        return build()
+    except BuiltInSettings as refused:
+        raise SystemExit(f"{program}: {refused}") from None
 
 
 def serve(
@@ -22,10 +32,13 @@ def serve(
     adds to the one :func:`service_app` makes)."""
     settings = ServiceSettings()
     configure_logging(settings.log_format, settings.log_level)
-    schema = settings.database.schema_of(service.rules.topology.stage)
-    upgrade(settings.database, schema, service.migrations)
+    stage = service.rules.topology.stage
+    app = refusing_built_in(
+        f"cityloop-{stage.value}", lambda: (create_app or partial(service_app, service))(settings)
+    )
+    upgrade(settings.database, settings.database.schema_of(stage), service.migrations)
     uvicorn.run(
-        create_app(settings) if create_app else service_app(service, settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

@@ -17,6 +17,7 @@ from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topi
 from cityloop_shared.logging import event_log_context, get_logger
 from cityloop_shared.messaging import headers
 from cityloop_shared.messaging.broker import build_broker
+from cityloop_shared.messaging.pacing import pace_metadata_updates
 from cityloop_shared.messaging.topics import ensure_site_topics
 from cityloop_shared.ports.unit_of_work import Database
 from cityloop_shared.reference.bundle import ReferenceData
@@ -59,6 +60,8 @@ class ServiceRuntime:
         self.dead_letter_topic = dead_letter_topic(settings.site, self.stage, self.namespace)
         self.schema = settings.database.schema_of(self.stage)
         self.database = open_database(settings.database, self.schema)
+        # The consumer, the relay and FastStream's producer wait out a broker that is down.
+        pace_metadata_updates()
         self.broker: KafkaBroker = build_broker(settings.kafka)
         self.relay = OutboxRelay(self.database)
         self.reference = (

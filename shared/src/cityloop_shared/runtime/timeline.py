@@ -38,6 +38,8 @@ from cityloop_shared.adapters.sql.tables import Moment
 from cityloop_shared.contract.codec import UndecodableEvent, decode
 from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.logging import get_logger
+from cityloop_shared.messaging.pacing import pace_metadata_updates
+from cityloop_shared.messaging.security import PLAINTEXT, ClientSecurity
 from cityloop_shared.ports.unit_of_work import Database, UnitOfWork
 from cityloop_shared.runtime.service import retrying
 
@@ -98,9 +100,12 @@ class TimelineFollower:
         project: Project,
         client_id: str,
         pass_on: Pass | None = None,
+        security: ClientSecurity = PLAINTEXT,
     ) -> None:
         self.database = database
         self.bootstrap = bootstrap
+        self.security = security
+        """How the reader logs in to the cluster (:mod:`cityloop_shared.messaging.security`)."""
         self.topics = tuple(topics)
         self.tables = tables
         self.project = project
@@ -109,6 +114,8 @@ class TimelineFollower:
         self.read_to: dict[TopicPartition, int] = {}
         """The next offset of each partition, as last committed."""
         self.applied = 0
+        # Its reader waits out a broker that is down rather than asking it again at once.
+        pace_metadata_updates()
 
     async def run(self) -> None:
         """Until cancelled; a broken connection starts the reading over from the positions."""
@@ -130,6 +137,7 @@ class TimelineFollower:
             client_id=self.client_id,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            **self.security,
         )
         await consumer.start()
         try:
@@ -151,7 +159,7 @@ class TimelineFollower:
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         """Every partition of the topics, as the broker describes them: a consumer's own
         metadata need not know a topic made a moment ago."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **self.security)
         await admin.start()
         try:
             while True:

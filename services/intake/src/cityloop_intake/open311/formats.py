@@ -36,6 +36,7 @@ def respond(
     root: str,
     data: Mapping[str, Any] | Sequence[Any],
     status_code: int = status.HTTP_200_OK,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     body = (
         to_xml(root, data)
@@ -43,7 +44,10 @@ def respond(
         else json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     )
     return Response(
-        content=body, status_code=status_code, media_type=f"{fmt.media_type}; charset=utf-8"
+        content=body,
+        status_code=status_code,
+        headers=headers,
+        media_type=f"{fmt.media_type}; charset=utf-8",
     )
 
 
@@ -51,13 +55,17 @@ class Open311Error(Exception):
     """A refusal answered as the spec says: the HTTP status and a list of code + description.
 
     400 for a request that cannot be fulfilled, 403 for a missing or wrong api_key, 404 for
-    a resource (service, request, token, jurisdiction) that does not exist.
+    a resource (service, request, token, jurisdiction) that does not exist or is not shown
+    to the public, 429 for a post over the site's limits (with ``Retry-After``).
     """
 
-    def __init__(self, status_code: int, *descriptions: str) -> None:
+    def __init__(
+        self, status_code: int, *descriptions: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__("; ".join(descriptions))
         self.status_code = status_code
         self.descriptions = descriptions
+        self.headers = headers
 
 
 def error_response(fmt: Format, error: Open311Error) -> Response:
@@ -65,4 +73,4 @@ def error_response(fmt: Format, error: Open311Error) -> Response:
         {"code": error.status_code, "description": description}
         for description in error.descriptions
     ]
-    return respond(fmt, "errors", errors, error.status_code)
+    return respond(fmt, "errors", errors, error.status_code, error.headers)

@@ -1,53 +1,28 @@
 """What GeoReport clients send, and how categories and cases look to them.
 
-Services are the categories of the site's dictionary; requests are cases, with their status
-folded to ``open`` or ``closed``. Nothing personal leaves through Open311: no reporter's
-name, phone or email is ever part of an answer.
+Services are the categories of the site's dictionary; requests are the cases shown to the
+public, with their status folded to ``open`` or ``closed`` (:mod:`.statuses`). Nothing
+personal leaves through Open311: no reporter's name, phone or email is ever part of an
+answer, and no member of staff is ever named.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from cityloop_intake.open311.settings import Open311Settings
+from cityloop_intake.open311.statuses import PUBLIC_STATUSES, OpenOrClosed
 from cityloop_shared.contract.ids import CaseKind
-from cityloop_shared.contract.lifecycle import TERMINAL, CaseStatus
+from cityloop_shared.contract.lifecycle import CaseStatus
+from cityloop_shared.contract.values import ReportChannel
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.reference.categories import Category, CategoryDictionary
-
-S = CaseStatus
-
-STATUS_NOTES: Mapping[CaseStatus, str] = {
-    S.REPORTED: "已上报，等待受理",
-    S.ACCEPTED: "已受理",
-    S.VERIFYING: "监督员正在现场核实",
-    S.VERIFIED: "已核实，等待立案",
-    S.REGISTERED: "已立案，等待派遣",
-    S.FORWARDED_TO_CITY: "已立案，转市级处理",
-    S.WITH_CITY_COMMAND: "市级已受理，等待派遣",
-    S.DISPATCHED: "已派遣至专业部门",
-    S.RETURN_REQUESTED: "专业部门申请回退，等待审核",
-    S.AWAITING_REDISPATCH: "等待改派",
-    S.IN_DISPOSAL: "专业部门正在处置",
-    S.EXTENSION_REQUESTED: "专业部门正在处置（申请延期）",
-    S.SUSPENSION_REQUESTED: "专业部门正在处置（申请挂账）",
-    S.SUSPENDED: "已挂账，暂缓处置",
-    S.DISPOSED: "处置完成，等待核查",
-    S.FEEDBACK_FORWARDED: "处置完成，等待核查",
-    S.CHECKING: "监督员正在现场核查",
-    S.CHECK_PASSED: "核查通过，等待结案",
-    S.REWORK: "核查未通过，返工处置",
-    S.CLOSED: "已结案",
-    S.CANCELLED: "不予立案",
-    S.VOIDED: "已作废",
-    S.SELF_HANDLED: "监督员已当场处置（自处理）",
-}
-"""What a status means to the person who reported, shown as ``status_notes``."""
 
 KIND_NAMES = {CaseKind.COMPONENT: "部件", CaseKind.EVENT: "事件"}
 
@@ -76,9 +51,6 @@ class ServiceRequestForm(BaseModel):
     phone: str | None = Field(default=None, max_length=40)
     description: str | None = Field(default=None, max_length=4000)
     media_url: AnyUrl | None = Field(default=None, max_length=2000)
-
-
-OpenOrClosed = Literal["open", "closed"]
 
 
 class RequestsQuery(BaseModel):
@@ -137,33 +109,56 @@ def service(categories: CategoryDictionary, category: Category) -> dict[str, Any
     }
 
 
-def service_request(reference: ReferenceData, row: Mapping[str, Any]) -> dict[str, Any]:
-    """One entry of GET requests from a row of intake's ``reports``."""
-    status = CaseStatus(row["status"])
+def service_request(
+    reference: ReferenceData,
+    row: Mapping[str, Any],
+    settings: Open311Settings,
+    *,
+    own: bool = False,
+) -> dict[str, Any]:
+    """One entry of GET requests from a row of intake's ``reports``, as the public reads it,
+    or (``own``) as its reporter reads it with the request's token.
+
+    The public reads a public report's own words and photo; of a case the centre showed from
+    its own channels (a supervisor's, a video patrol's, a leader's) only the category: the
+    staff's words and photos stay inside. Any request is placed by the name of its unit grid
+    and its point rounded to ``coordinate_decimals``, since a typed address or an exact point
+    may be somebody's home; its reporter reads the address and point they gave. The
+    department responsible is named only where the site says so (``show_departments``).
+    """
+    shown = PUBLIC_STATUSES[CaseStatus(row["status"])]
     category = _current_category(reference.categories, row)
     department = reference.departments.get(row["department_id"] or "")
     grid = reference.grids.get(row["grid_code"])
     zone = reference.calendar.zone
-    notes = STATUS_NOTES.get(status, status.value)
+    notes = shown.notes
     if row["case_number"]:
         notes += f"（案卷号 {row['case_number']}）"
+    reporters_own = own or row["channel"] == ReportChannel.PUBLIC.value
+    digits = None if own else settings.coordinate_decimals
     return {
         "service_request_id": str(row["case_id"]),
-        "status": "closed" if status in TERMINAL else "open",
+        "status": shown.status,
         "status_notes": notes,
         "service_name": category.name if category else None,
         "service_code": service_code(reference.categories, category) if category else None,
-        "description": row["description"],
-        "agency_responsible": department.name if department else None,
+        "description": row["description"] if reporters_own else None,
+        "agency_responsible": department.name if department and settings.show_departments else None,
         "service_notice": None,
         "requested_datetime": w3c(row["reported_at"], zone),
         "updated_datetime": w3c(row["last_occurred_at"], zone),
         "expected_datetime": w3c(row["deadline"], zone) if row["deadline"] else None,
-        "address": row["address"] or (grid.name if grid else None),
-        "lat": row["lat"],
-        "long": row["lon"],
-        "media_url": row["media_url"],
+        "address": (row["address"] if own else None) or (grid.name if grid else None),
+        "lat": _rounded(row["lat"], digits),
+        "long": _rounded(row["lon"], digits),
+        "media_url": row["media_url"] if reporters_own else None,
     }
+
+
+def _rounded(degrees: float | None, digits: int | None) -> float | None:
+    if degrees is None or digits is None:
+        return degrees
+    return round(degrees, digits)
 
 
 def _current_category(categories: CategoryDictionary, row: Mapping[str, Any]) -> Category | None:

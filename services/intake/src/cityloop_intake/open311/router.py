@@ -1,7 +1,10 @@
 """GeoReport v2 under ``/open311/v2``: discovery, services, service requests and tokens.
 
 Every resource answers in XML or JSON by its suffix, errors included. Posting needs an API
-key and files a public report (公众举报) like the hotline's; reading needs none.
+key, within the site's limits per key and per client address, and files a public report
+(公众举报) like the hotline's. Reading needs none, and reads only the cases shown to the
+public (:attr:`cityloop_intake.state.Report.shown_to_public`); a reporter reads their own
+request with its token whether it is shown or not.
 """
 
 from __future__ import annotations
@@ -41,7 +44,14 @@ from cityloop_intake.open311.models import (
     w3c,
 )
 from cityloop_intake.open311.settings import Open311Settings
-from cityloop_intake.store import request_of_token, requests_by_id, requests_matching
+from cityloop_intake.open311.statuses import statuses_shown_as
+from cityloop_intake.open311.throttle import PostingLimits
+from cityloop_intake.store import (
+    own_request,
+    request_of_token,
+    requests_by_id,
+    requests_matching,
+)
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.contract.lifecycle import IllegalTransition
 from cityloop_shared.contract.values import (
@@ -73,6 +83,7 @@ class Open311State:
     settings: Open311Settings
     changeset: str
     """When this process loaded the services (the category dictionary), for client caches."""
+    limits: PostingLimits
 
 
 class Open311Route(APIRoute):
@@ -104,7 +115,7 @@ router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Ro
 
 def open311_state(settings: Open311Settings, zone: ZoneInfo) -> Open311State:
     """What the endpoints need besides the runtime; the services change when this is made."""
-    return Open311State(settings, w3c(datetime.now(UTC), zone))
+    return Open311State(settings, w3c(datetime.now(UTC), zone), PostingLimits(settings))
 
 
 @router.get("/discovery.{fmt}")
@@ -155,8 +166,7 @@ async def post_service_request(
 ) -> Response:
     """A public report (公众举报) from a 311 client: it opens a case like a hotline call."""
     runtime = service_runtime(request)
-    fields = await _form(request)
-    owner = _owner(request, fields, "posting requests")
+    owner, fields = await _posted(request, "posting requests")
     form = ServiceRequestForm.model_validate(fields)
     _check_jurisdiction(request, form.jurisdiction_id)
     category = _service(request, form.service_code)
@@ -225,33 +235,47 @@ async def service_requests(fmt: Format, request: Request) -> Response:
                 category_codes=[code.rpartition("-")[2] for code in query.service_code],
                 start=start,
                 end=end,
-                statuses=query.status,
+                statuses=statuses_shown_as(query.status),
             )
+    settings = _state(request).settings
     return respond(
-        fmt, "service_requests", [service_request(runtime.reference, row) for row in rows]
+        fmt,
+        "service_requests",
+        [service_request(runtime.reference, row, settings) for row in rows],
     )
 
 
 @router.get("/requests/{service_request_id}.{fmt}")
 async def service_request_detail(
-    service_request_id: str, fmt: Format, request: Request, jurisdiction_id: str | None = None
+    service_request_id: str,
+    fmt: Format,
+    request: Request,
+    jurisdiction_id: str | None = None,
+    token: str | None = None,
 ) -> Response:
-    """One request."""
+    """One request shown to the public; with its ``token`` (CityLoop's extension), the
+    reporter's own, shown or not, with the address and point they gave. A request not shown
+    is not found, so its existence is not told."""
     _check_jurisdiction(request, jurisdiction_id)
     runtime = service_runtime(request)
     try:
         case_id = UUID(service_request_id)
     except ValueError:
         case_id = None
-    rows = []
+    row = None
     if case_id is not None:
         async with runtime.database.reading() as reader:
-            rows = list(await requests_by_id(reader, [case_id]))
-    if not rows:
+            if token:
+                row = await own_request(reader, case_id, token)
+            else:
+                row = next(iter(await requests_by_id(reader, [case_id])), None)
+    if row is None:
         raise Open311Error(
             status.HTTP_404_NOT_FOUND, f"service_request_id {service_request_id} not found"
         )
-    return respond(fmt, "service_requests", [service_request(runtime.reference, rows[0])])
+    settings = _state(request).settings
+    answer = service_request(runtime.reference, row, settings, own=bool(token))
+    return respond(fmt, "service_requests", [answer])
 
 
 @router.post("/requests/{service_request_id}/feedback.{fmt}")
@@ -261,8 +285,7 @@ async def post_feedback(
     """The reporter's word on a closed request (score 1–5 and a comment), with the token the
     request was given: CityLoop's extension of GeoReport v2 for external evaluation."""
     runtime = service_runtime(request)
-    fields = await _form(request)
-    owner = _owner(request, fields, "feedback")
+    owner, fields = await _posted(request, "feedback")
     token = fields.pop("token", None)
     try:
         feedback = ReporterFeedback(
@@ -276,11 +299,12 @@ async def post_feedback(
 
     async def work(transaction: StageTransaction[Any]) -> dict[str, Any]:
         record = await transaction.case(case_id)
-        if record is None:
+        owned = token is not None and record is not None and record.token == token
+        if record is None or not (owned or record.shown_to_public):
             raise Open311Error(
                 status.HTTP_404_NOT_FOUND, f"service_request_id {service_request_id} not found"
             )
-        if token is None or record.token != token:
+        if not owned:
             # Only the reporter, who was given the token, speaks for the request.
             raise Open311Error(status.HTTP_403_FORBIDDEN, "token: not the token of this request")
         context = _context(transaction, actor)
@@ -314,16 +338,22 @@ def _context(transaction: StageTransaction[Any], actor: Actor) -> Context:
     )
 
 
-def _owner(request: Request, fields: dict[str, str], what: str) -> str:
-    """Who the form's (or the query's) API key belongs to, or 403."""
-    owner = _state(request).settings.owner_of(
+async def _posted(request: Request, what: str) -> tuple[str, dict[str, str]]:
+    """Who posts (the owner of the form's or the query's API key) and the form's fields,
+    once the post is within the limits of its client address and of its key; else 429, or
+    403 for a missing or unknown key."""
+    state = _state(request)
+    await state.limits.admit_client(request.client.host if request.client else "unknown")
+    fields = await _form(request)
+    owner = state.settings.owner_of(
         fields.pop("api_key", None) or request.query_params.get("api_key")
     )
     if owner is None:
         raise Open311Error(
             status.HTTP_403_FORBIDDEN, f"invalid or missing api_key: {what} needs a key"
         )
-    return owner
+    await state.limits.admit_key(owner)
+    return owner, fields
 
 
 def _state(request: Request) -> Open311State:
@@ -413,8 +443,17 @@ def _notice(runtime: ServiceRuntime, category: Category, duplicates: Sequence[UU
 
 
 def _date_range(query: RequestsQuery) -> tuple[datetime, datetime]:
-    end = query.end_date or (query.start_date + MAX_SPAN if query.start_date else datetime.now(UTC))
-    start = query.start_date or end - MAX_SPAN
+    try:
+        end = query.end_date or (
+            query.start_date + MAX_SPAN if query.start_date else datetime.now(UTC)
+        )
+        start = query.start_date or end - MAX_SPAN
+    except OverflowError:
+        # The default 90 days from a date at either end of the calendar run past it.
+        given = "start_date" if query.end_date is None else "end_date"
+        raise Open311Error(
+            status.HTTP_400_BAD_REQUEST, f"{given}: 90 days from it run past the calendar"
+        ) from None
     if end < start:
         raise Open311Error(status.HTTP_400_BAD_REQUEST, "end_date: before start_date")
     if end - start > MAX_SPAN:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
+from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -12,7 +13,8 @@ DEVELOPMENT_API_KEYS = {"cityloop-open311-development": "development"}
 
 
 class Open311Settings(BaseSettings):
-    """Who may post service requests, and what the discovery document tells clients.
+    """Who may post service requests and how often, what the discovery document tells
+    clients, and what a listed request discloses.
 
     ``CITYLOOP_OPEN311_API_KEYS`` lists the keys as comma-separated ``key:owner`` pairs, e.g.
     ``k7f3q9:qingdao-app,x2m8r4:fixmystreet``. The owner names the client in the actor of
@@ -32,6 +34,31 @@ class Open311Settings(BaseSettings):
     )
     contact: str = "数字化城市管理监督中心 (the site's supervision centre)"
     key_service: str = "API keys are issued by the supervision centre's system administrator"
+    coordinate_decimals: int = Field(
+        default=3,
+        ge=0,
+        le=6,
+        description="Decimals a listed request's lat and long keep: 3 places it within about "
+        "100 m, enough to find the problem and too few to find a door",
+    )
+    show_departments: bool = Field(
+        default=False, description="Name the department responsible (agency_responsible)"
+    )
+    key_rate_limit: str = Field(
+        default="120/minute",
+        description="POSTs (requests, feedback) one API key's owner may make, e.g. "
+        "'120/minute;5000/day'",
+    )
+    client_rate_limit: str = Field(
+        default="10/minute;100/day",
+        description="POSTs one client address may make, whatever key it sends",
+    )
+
+    @field_validator("key_rate_limit", "client_rate_limit")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        parse_many(value)  # refused at start rather than at a client's first POST
+        return value
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -53,6 +80,15 @@ class Open311Settings(BaseSettings):
             if len(owner) > 100 or any(c.isspace() for c in owner):
                 raise ValueError(f"owner {owner!r} must be a name of at most 100 non-space chars")
         return value
+
+    def built_in(self) -> list[str]:
+        """The built-in development key, if it is among the keys (refused outside development)."""
+        if set(self.api_keys) & set(DEVELOPMENT_API_KEYS):
+            return [
+                "CITYLOOP_OPEN311_API_KEYS accepts the built-in development key; set the keys "
+                "the supervision centre issued (key:owner,...)"
+            ]
+        return []
 
     def owner_of(self, api_key: str | None) -> str | None:
         """The key's owner, or ``None`` for a missing or unknown key (compared in constant time)."""

@@ -16,6 +16,7 @@ from cityloop_shared.contract.values import (
     Category,
     Location,
     PublicReporter,
+    Reason,
     ReportChannel,
     Text,
 )
@@ -73,3 +74,20 @@ class CaseSelfHandled(CaseEvent):
     emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.INTAKE})
     event_type: Literal["case.self_handled"] = "case.self_handled"
     payload: CaseSelfHandledPayload
+
+
+class PublicityDecidedPayload(Payload):
+    public: bool = Field(
+        description="Shown to the public (Open311) from now on, or withheld from it again"
+    )
+    reason: Reason | None = Field(default=None, json_schema_extra=PERSONAL)
+
+
+class PublicityDecided(CaseEvent):
+    """案件公开: the supervision centre shows a case to the public or withholds it again. A
+    public report is shown unless withheld; a supervisor's, a video patrol's or a leader's
+    case only once shown. It moves nothing in the case's lifecycle."""
+
+    emitted_by: ClassVar[frozenset[Stage]] = frozenset({Stage.INTAKE})
+    event_type: Literal["publicity.decided"] = "publicity.decided"
+    payload: PublicityDecidedPayload
