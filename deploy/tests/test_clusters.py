@@ -25,6 +25,8 @@ from cityloop_deploy.settings import (
     SettingsError,
     StackSettings,
 )
+from cityloop_shared.runtime.built_in import BuiltInSettings, refuse_built_in
+from cityloop_shared.settings import ServiceSettings
 
 REPO = find_repo_root()
 COMPOSE_SITES = ("370212", "370202", "370200")
@@ -277,3 +279,23 @@ async def test_two_sites_run_clusters_of_their_own_that_stop_and_start(
         assert kept in await _topics(other)  # its data kept
     finally:
         await _delete_topic(site_clusters.bootstrap("370202"), kept)
+
+
+def test_every_service_of_the_compose_file_would_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside development mode a service refuses built-in keys and passwords: the compose
+    demo, which uses them, must say it is one."""
+    compose: dict[str, Any] = yaml.safe_load((REPO / "deploy" / "compose.sites.yaml").read_text())
+    workers = {
+        name: service["environment"]
+        for name, service in compose["services"].items()
+        if "CITYLOOP_SITE" in service.get("environment", {})
+    }
+    assert len(workers) >= 3 * 6
+    for name, env in workers.items():
+        with monkeypatch.context() as patched:
+            for key, value in env.items():
+                patched.setenv(key, str(value))
+            try:
+                refuse_built_in(ServiceSettings())
+            except BuiltInSettings as refused:
+                raise AssertionError(f"{name} would not start: {refused}") from refused

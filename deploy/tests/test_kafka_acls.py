@@ -30,6 +30,7 @@ from pydantic import SecretStr
 
 import cityloop_intake
 from cityloop_deploy import localstack
+from cityloop_deploy.audit import read_log
 from cityloop_deploy.fleet import WORKFLOW_STAGES
 from cityloop_deploy.kafka_acls import cluster_plan, provision, withdraw
 from cityloop_deploy.kafka_logins import KafkaLogins, principal
@@ -348,3 +349,16 @@ async def test_a_service_logged_in_as_its_principal_moves_a_case(
 
         sources = await eventually(applied_from_casefile, bool)
         assert sources[0].startswith(f"{event_topic(DISTRICT, Stage.CASEFILE, secured.namespace)}/")
+
+
+async def test_the_operator_audits_a_secured_cluster_with_its_login(
+    secured: Secured, written: dict[str, dict[str, frozenset[str]]]
+) -> None:
+    topic = event_topic(DISTRICT, Stage.INTAKE, secured.namespace)
+    admin = secured.admin(DISTRICT)
+    records = await read_log(admin.bootstrap_servers, [topic], security=client_security(admin))
+    # The markers the principals allowed to write intake's topic left there (beside the
+    # events of the case another test moved).
+    markers = {user.encode() for user, topics in written[DISTRICT].items() if topic in topics}
+    assert markers == {b"cityloop-370212-intake"}
+    assert markers <= {record.value for record in records}

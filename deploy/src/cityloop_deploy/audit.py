@@ -61,16 +61,21 @@ from cityloop_shared.contract.audit import (
 )
 from cityloop_shared.contract.codec import UndecodableEvent, decode
 from cityloop_shared.contract.topics import Stage, case_topics, event_topic
+from cityloop_shared.messaging.security import PLAINTEXT, ClientSecurity, client_security
 from cityloop_shared.reference.bundle import ReferenceData
-from cityloop_shared.settings import DatabaseSettings, ServiceSettings
+from cityloop_shared.settings import DatabaseSettings, KafkaSettings, ServiceSettings
 
 
 async def read_log(
-    bootstrap: str, topics: Sequence[str], console: Console | None = None
+    bootstrap: str,
+    topics: Sequence[str],
+    console: Console | None = None,
+    security: ClientSecurity = PLAINTEXT,
 ) -> list[LoggedRecord]:
-    """Every record of ``topics`` as they stand now, partition by partition in offset order."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    """Every record of ``topics`` as they stand now, partition by partition in offset order;
+    on a secured cluster as the principal ``security`` logs in as (the operator's)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **security)
     await admin.start()
     await consumer.start()
     try:
@@ -108,16 +113,23 @@ async def read_log(
         await admin.close()
 
 
+def operator_login() -> ClientSecurity:
+    """The login of ``CITYLOOP_KAFKA_SECURITY_PROTOCOL``, ``_USERNAME`` and ``_PASSWORD``: on a
+    secured cluster the operator's principal, which may read every case topic."""
+    return client_security(KafkaSettings())
+
+
 def the_log(args: argparse.Namespace, topics: Sequence[str]) -> list[LoggedRecord]:
     """The records of ``topics``: from the archive when one is named, else from Kafka."""
     if args.archive is not None:
         wanted = set(topics)
         return [record for record in read_archive(args.archive) if record.topic in wanted]
-    return run_sync(lambda: read_log(args.bootstrap, topics))
+    return run_sync(lambda: read_log(args.bootstrap, topics, security=operator_login()))
 
 
 def archive(args: argparse.Namespace, console: Console) -> int:
-    records = run_sync(lambda: read_log(args.bootstrap, case_topics(args.site, args.namespace)))
+    topics = case_topics(args.site, args.namespace)
+    records = run_sync(lambda: read_log(args.bootstrap, topics, security=operator_login()))
     written = write_archive(records, args.out)
     console.print(f"{len(records)} records in {len(written)} daily file(s) under {args.out}")
     return 0

@@ -8,10 +8,12 @@ again, so a reader drops an event id it has seen (at least once, never lost).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from cityloop_shared.contract.analytics import for_analysts
 from cityloop_shared.contract.envelope import CaseEvent
@@ -41,8 +43,18 @@ class AnalyticsFeed:
     async def __call__(self, events: Sequence[CaseEvent]) -> None:
         if self._producer is None:
             raise RuntimeError("the analytics feed has not been started")
+        try:
+            await self._send(self._producer, events)
+        except KafkaError:
+            # An idempotent producer whose batches expired in an outage refuses every later
+            # send (OutOfOrderSequenceNumber): the batch is passed on again by a fresh one.
+            await self._producer.stop()
+            await self.start()
+            raise
+
+    async def _send(self, producer: AIOKafkaProducer, events: Sequence[CaseEvent]) -> None:
         sent = [
-            await self._producer.send(
+            await producer.send(
                 self.topic,
                 json.dumps(for_analysts(event), ensure_ascii=False).encode(),
                 key=str(event.case_id).encode(),
@@ -53,5 +65,9 @@ class AnalyticsFeed:
             )
             for event in events
         ]
-        for delivery in sent:
-            await delivery
+        # Every send settles before the batch is judged, so none is still queued when the
+        # batch is read and passed on again.
+        settled = await asyncio.gather(*sent, return_exceptions=True)
+        failed = next((outcome for outcome in settled if isinstance(outcome, BaseException)), None)
+        if failed is not None:
+            raise failed
