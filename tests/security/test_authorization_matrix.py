@@ -92,6 +92,8 @@ PERIOD = {"period": "2026-03"}
 
 OPERATIONS: Rules = {
     ("GET", "/health"): ask("anyone"),
+    ("GET", "/ready"): ask("anyone"),
+    ("GET", "/metrics"): ask("anyone"),
     ("GET", "/asyncapi.json"): ask("anyone"),
     ("GET", "/.well-known/jwks.json"): ask("anyone"),
     ("GET", "/openapi.json"): ask("anyone"),
@@ -99,7 +101,8 @@ OPERATIONS: Rules = {
     ("GET", "/docs/oauth2-redirect"): ask("anyone"),
     ("GET", "/redoc"): ask("anyone"),
 }
-"""What every service answers anyone: its health, its published contracts and keys."""
+"""What every service answers anyone: its health, readiness and metrics, its published
+contracts and keys."""
 
 
 def commands(grants: Mapping[str, tuple[Grant, Any]]) -> Rules:
@@ -278,7 +281,6 @@ RULES: dict[str, Rules] = {
     "sync": {
         **OPERATIONS,
         ("GET", "/lag"): ask("anyone"),
-        ("GET", "/metrics"): ask("anyone"),
         # Each district's people read their district's cases in the city's projection, the
         # city's people every district's, a department those dispatched to it or below it.
         ("GET", "/cases"): ask(grant((SITE_WIDE, EVERY_SITE), (DEPARTMENTS, EVERY_SITE))),

@@ -33,6 +33,13 @@ from cityloop_shared.messaging.topics import (
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.app import answer_refusal
 from cityloop_shared.runtime.built_in import refuse_built_in
+from cityloop_shared.runtime.metrics import (
+    ServiceMetrics,
+    database_answers,
+    install_operations,
+    task_running,
+    watch_partition_lag,
+)
 from cityloop_shared.runtime.timeline import TimelineFollower
 from cityloop_shared.runtime.unavailable import answer_faults
 from cityloop_shared.settings import ServiceSettings
@@ -71,6 +78,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         security=security,
     )
 
+    running: list[asyncio.Task[None]] = []
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # What the follower reads must exist: the site's topics and the other level's, which
@@ -80,10 +89,12 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         await ensure_topics(settings.kafka, {feed.topic: event_topic_config(settings.kafka)})
         await feed.start()
         task = asyncio.create_task(follower.run(), name="evaluation")
+        running.append(task)
         log.info("evaluation.started", site=settings.site, topics=len(sources))
         try:
             yield
         finally:
+            running.clear()
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             await feed.stop()
@@ -99,6 +110,21 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     app.add_exception_handler(Refused, answer_refusal)  # type: ignore[arg-type]
     answer_faults(app)
     app.include_router(router)
+    metrics = ServiceMetrics()
+    watch_partition_lag(
+        metrics,
+        "cityloop_follower_lag_records",
+        "Records on a followed partition evaluation has not applied yet",
+        follower.lag,
+    )
+    install_operations(
+        app,
+        metrics,
+        [
+            database_answers(database),
+            task_running("follower", lambda: running[0] if running else None),
+        ],
+    )
 
     @app.get("/asyncapi.json", tags=["contract"])
     async def published_contract() -> dict[str, Any]:

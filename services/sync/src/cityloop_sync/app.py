@@ -15,8 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import FastAPI
 
 from cityloop_shared.adapters import open_database
 from cityloop_shared.contract.sites import SiteLevel, site_level
@@ -28,6 +27,12 @@ from cityloop_shared.messaging.topics import ensure_site_topics
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.runtime.app import answer_refusal
 from cityloop_shared.runtime.built_in import refuse_built_in
+from cityloop_shared.runtime.metrics import (
+    ServiceMetrics,
+    database_answers,
+    install_operations,
+    watch_partition_lag,
+)
 from cityloop_shared.runtime.unavailable import answer_faults
 from cityloop_shared.settings import ServiceSettings
 from cityloop_shared.stage.decisions import Refused
@@ -83,9 +88,31 @@ class SyncService:
         self.follower = projection_follower(
             self.database, city_bootstrap, [*followed, *case_topics(self.site, namespace)], security
         )
+        self.metrics = ServiceMetrics()
         self.lag = LagWatch(
-            city_bootstrap, self.up, self.down, self.follower, district_topics, security
+            city_bootstrap,
+            self.up,
+            self.down,
+            self.follower,
+            district_topics,
+            security,
+            self.metrics.registry,
         )
+        watch_partition_lag(
+            self.metrics,
+            "cityloop_follower_lag_records",
+            "Records on a followed partition the city projection has not applied yet",
+            self.follower.lag,
+        )
+        self.tasks: list[asyncio.Task[None]] = []
+        """The running parts, while the service runs."""
+
+    async def parts(self) -> str | None:
+        """Readiness: every part has started and none has stopped (each retries on its own)."""
+        if not self.tasks:
+            return "sync: not started"
+        stopped = [task.get_name() for task in self.tasks if task.done()]
+        return f"sync: stopped: {', '.join(stopped)}" if stopped else None
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -93,7 +120,7 @@ class SyncService:
             # What the projection reads on the city's cluster: the city's topics, and the
             # districts' that the links fill (with the partitions their sources have).
             await ensure_site_topics(self.settings.kafka, site, self.settings.topic_namespace)
-        tasks = [
+        self.tasks = tasks = [
             asyncio.create_task(self.follower.run(), name="projection"),
             asyncio.create_task(self.lag.run(self.sync.lag_refresh_seconds), name="lag"),
             *(asyncio.create_task(m.run(), name=f"up {d}") for d, m in self.up.items()),
@@ -102,6 +129,7 @@ class SyncService:
         try:
             yield
         finally:
+            self.tasks = []
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -129,6 +157,7 @@ def create_app(settings: ServiceSettings, sync: SyncSettings | None = None) -> F
     app.add_exception_handler(Refused, answer_refusal)  # type: ignore[arg-type]
     answer_faults(app)
     app.include_router(router)
+    install_operations(app, service.metrics, [database_answers(service.database), service.parts])
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, Any]:
@@ -160,9 +189,5 @@ def create_app(settings: ServiceSettings, sync: SyncSettings | None = None) -> F
                 for district, found in service.lag.latest.items()
             },
         }
-
-    @app.get("/metrics", tags=["operations"])
-    async def metrics() -> Response:
-        return Response(generate_latest(service.lag.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -1,6 +1,7 @@
 """How far behind the city is with each district: records not yet mirrored up, records
 mirrored but not yet in the projection, and for how long the district has not been fully
-visible; kept fresh in the background, served as Prometheus metrics and over HTTP."""
+visible; kept fresh in the background, served as Prometheus metrics (in the app's registry)
+and over HTTP."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ class LagWatch:
         follower: TimelineFollower,
         district_topics: Mapping[str, tuple[str, ...]],
         security: ClientSecurity,
+        registry: CollectorRegistry,
     ) -> None:
         self.city_bootstrap = city_bootstrap
         self.security = security
@@ -53,7 +55,7 @@ class LagWatch:
         self.down = down
         self.follower = follower
         self.district_topics = district_topics
-        self.registry = CollectorRegistry()
+        self.registry = registry
         self._records = Gauge(
             "cityloop_sync_lag_records",
             "Events of a district not yet visible in the city projection",

@@ -16,6 +16,14 @@ from cityloop_shared.messaging.asyncapi import asyncapi
 from cityloop_shared.runtime.built_in import refuse_built_in
 from cityloop_shared.runtime.consumer import subscribe
 from cityloop_shared.runtime.definition import StageService
+from cityloop_shared.runtime.metrics import (
+    ServiceMetrics,
+    database_answers,
+    install_operations,
+    watch_clocks_overdue,
+    watch_partition_lag,
+    watch_relay_backlog,
+)
 from cityloop_shared.runtime.service import ServiceRuntime
 from cityloop_shared.runtime.timers import scan_clocks
 from cityloop_shared.runtime.unavailable import answer_faults
@@ -36,6 +44,9 @@ def service_app(service: StageService[Any], settings: ServiceSettings) -> FastAP
         async with runtime.running():
             yield
 
+    async def consumer() -> str | None:
+        return None if runtime.consuming else "consumer: not started"
+
     app = FastAPI(title=f"CityLoop {runtime.stage.value} ({runtime.site})", lifespan=lifespan)
     app.state.runtime = runtime
     install_identity(app, settings, runtime.reference)
@@ -44,6 +55,7 @@ def service_app(service: StageService[Any], settings: ServiceSettings) -> FastAP
     answer_faults(app)
     for router in service.routers:
         app.include_router(router)
+    install_operations(app, _metrics(runtime), [database_answers(runtime.database), consumer])
 
     @app.get("/asyncapi.json", tags=["contract"])
     async def published_contract() -> dict[str, Any]:
@@ -63,6 +75,19 @@ def service_app(service: StageService[Any], settings: ServiceSettings) -> FastAP
         }
 
     return app
+
+
+def _metrics(runtime: ServiceRuntime) -> ServiceMetrics:
+    metrics = ServiceMetrics()
+    watch_relay_backlog(metrics, runtime.database)
+    watch_clocks_overdue(metrics, runtime.database)
+    watch_partition_lag(
+        metrics,
+        "cityloop_consumer_lag_records",
+        "Records on a followed partition the service's consumer has not read yet",
+        runtime.consumer_lag,
+    )
+    return metrics
 
 
 async def _illegal(_: Request, error: IllegalTransition) -> JSONResponse:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaBroker
 
 from cityloop_shared.adapters import open_database
@@ -23,6 +24,7 @@ from cityloop_shared.ports.unit_of_work import Database
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.reference.calendar import Coverage
 from cityloop_shared.runtime.definition import StageService
+from cityloop_shared.runtime.metrics import consumer_lag
 from cityloop_shared.runtime.relay import OutboxRelay
 from cityloop_shared.runtime.transaction import StageTransaction, stage_transaction
 from cityloop_shared.settings import ServiceSettings
@@ -71,6 +73,8 @@ class ServiceRuntime:
         )
         self._timers: list[tuple[float, Timer]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.consuming = False
+        """Whether the consumer has started (readiness): from the broker's start to its stop."""
 
     @property
     def other_level(self) -> tuple[str, ...]:
@@ -153,9 +157,11 @@ class ServiceRuntime:
             for seconds, timer in self._timers:
                 self._tasks.append(asyncio.create_task(self._repeat(seconds, timer)))
             await self.broker.start()
+            self.consuming = True
             try:
                 yield
             finally:
+                self.consuming = False
                 await self.broker.stop()
         finally:
             for task in self._tasks:
@@ -164,6 +170,15 @@ class ServiceRuntime:
             self._tasks.clear()
             await self.relay.stop()
             await self.database.dispose()
+
+    async def consumer_lag(self) -> dict[TopicPartition, int]:
+        """Records not yet read, per partition the service's consumer is assigned."""
+        lag: dict[TopicPartition, int] = {}
+        for subscriber in self.broker.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            if isinstance(consumer, AIOKafkaConsumer):
+                lag |= await consumer_lag(consumer)
+        return lag
 
     async def _repeat(self, seconds: float, timer: Timer) -> None:
         while True:

@@ -114,6 +114,7 @@ class TimelineFollower:
         self.read_to: dict[TopicPartition, int] = {}
         """The next offset of each partition, as last committed."""
         self.applied = 0
+        self._consumer: AIOKafkaConsumer | None = None
         # Its reader waits out a broker that is down rather than asking it again at once.
         pace_metadata_updates()
 
@@ -148,13 +149,28 @@ class TimelineFollower:
                 # moves a position the log no longer holds to its start).
                 consumer.seek(tp, stored.get(tp, 0))
             self.read_to = {tp: stored.get(tp, 0) for tp in assigned}
+            self._consumer = consumer
             while True:
                 batch = await consumer.getmany(timeout_ms=200, max_records=1000)
                 records = [record for part in batch.values() for record in part]
                 if records:
                     await retrying(functools.partial(self._apply, records), self.database)
         finally:
+            self._consumer = None
             await consumer.stop()
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        """Per partition: its end as of the last fetch, less the next offset committed. A
+        partition not fetched yet is left out (its end is not known)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        lag: dict[TopicPartition, int] = {}
+        for tp, read_to in self.read_to.items():
+            end = consumer.highwater(tp)
+            if end is not None:
+                lag[tp] = max(end - read_to, 0)
+        return lag
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         """Every partition of the topics, as the broker describes them: a consumer's own
