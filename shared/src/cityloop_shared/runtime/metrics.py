@@ -25,7 +25,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityloop_shared.adapters.sql.tables import clocks, journal
@@ -147,44 +147,53 @@ def database_answers(database: Database) -> Check:
 
 def watch_relay_backlog(metrics: ServiceMetrics, database: Database) -> None:
     """Events journaled and not yet published: the outbox the relay still has to send."""
-    backlog = metrics.gauge(
-        "cityloop_relay_backlog_events", "Journaled events the relay has not published yet"
+    _watch_count(
+        metrics,
+        database,
+        "relay_backlog",
+        metrics.gauge(
+            "cityloop_relay_backlog_events", "Journaled events the relay has not published yet"
+        ),
+        lambda: select(func.count()).select_from(journal).where(journal.c.published_at.is_(None)),
     )
-
-    async def read() -> None:
-        async with database.reading() as reader:
-            backlog.set(
-                await reader.scalar(
-                    select(func.count())
-                    .select_from(journal)
-                    .where(journal.c.published_at.is_(None))
-                )
-            )
-
-    metrics.on_scrape("relay_backlog", read)
 
 
 def watch_clocks_overdue(metrics: ServiceMetrics, database: Database) -> None:
     """Running clocks past their deadline: steps late now (signalled or not), not yet done."""
-    overdue = metrics.gauge(
-        "cityloop_clocks_overdue", "Running time-limit clocks whose deadline has passed"
+    _watch_count(
+        metrics,
+        database,
+        "clocks_overdue",
+        metrics.gauge(
+            "cityloop_clocks_overdue", "Running time-limit clocks whose deadline has passed"
+        ),
+        lambda: (
+            select(func.count())
+            .select_from(clocks)
+            .where(
+                clocks.c.stopped_at.is_(None),
+                clocks.c.suspended_at.is_(None),
+                clocks.c.deadline <= datetime.now(UTC),
+            )
+        ),
     )
+
+
+def _watch_count(
+    metrics: ServiceMetrics,
+    database: Database,
+    name: str,
+    gauge: Gauge,
+    query: Callable[[], Select[int]],
+) -> None:
+    """Sets ``gauge`` to the count ``query`` makes at each scrape (made then: it may read the
+    time)."""
 
     async def read() -> None:
         async with database.reading() as reader:
-            overdue.set(
-                await reader.scalar(
-                    select(func.count())
-                    .select_from(clocks)
-                    .where(
-                        clocks.c.stopped_at.is_(None),
-                        clocks.c.suspended_at.is_(None),
-                        clocks.c.deadline <= datetime.now(UTC),
-                    )
-                )
-            )
+            gauge.set(await reader.scalar(query()))
 
-    metrics.on_scrape("clocks_overdue", read)
+    metrics.on_scrape(name, read)
 
 
 def task_running(name: str, task: Callable[[], asyncio.Task[None] | None]) -> Check:
