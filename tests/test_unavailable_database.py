@@ -71,3 +71,11 @@ async def test_a_command_and_a_query_are_answered_503_with_retry_after(
     assert_unavailable(query)
     # Answered once the pool gave up waiting for a connection, not left hanging.
     assert asyncio.get_running_loop().time() - began < CONNECTION_WAIT_SECONDS + 5
+
+
+async def test_readiness_says_the_database_is_out_of_reach(casefile: httpx.AsyncClient) -> None:
+    ready = await casefile.get("/ready")
+    assert ready.status_code == 503
+    assert ready.json()["ready"] is False
+    assert [r for r in ready.json()["reasons"] if r.startswith("database: ")], ready.text
+    assert (await casefile.get("/health")).status_code == 200  # alive: not to be restarted

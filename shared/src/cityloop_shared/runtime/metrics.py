@@ -131,10 +131,11 @@ async def _checked(check: Check) -> str | None:
         return f"{check.__name__}: no answer within {CHECK_SECONDS}s"
 
 
-def database_answers(database: Database) -> Check:
-    async def answers() -> str | None:
+def database_answers(store: Database) -> Check:
+    # A check is named by its function in /ready's reasons, as "database: ...".
+    async def database() -> str | None:
         try:
-            async with database.reading() as reader:
+            async with store.reading() as reader:
                 await reader.scalar(select(1))
         except Exception as error:
             # Anyone may ask /ready: the answer names the failure, the log says where.
@@ -142,7 +143,7 @@ def database_answers(database: Database) -> Check:
             return f"database: {type(error).__name__}"
         return None
 
-    return answers
+    return database
 
 
 def watch_relay_backlog(metrics: ServiceMetrics, database: Database) -> None:
