@@ -9,7 +9,7 @@ import pytest
 
 from cityloop_deploy.tokens import main
 from cityloop_shared.contract.actors import Actor, Role
-from cityloop_shared.identity.site import trusted_issuers
+from cityloop_shared.identity.site import published_keys, trusted_issuers
 from cityloop_shared.identity.verifier import TokenVerifier
 from cityloop_shared.reference.bundle import ReferenceData
 from cityloop_shared.settings import AuthSettings, ServiceSettings
@@ -33,7 +33,7 @@ async def test_keygen_then_issue_gives_a_token_the_site_accepts(
         site="370212", auth=AuthSettings(jwks_file=tmp_path / "370212.jwks.json")
     )
     check = TokenVerifier(
-        trusted_issuers(settings, ReferenceData.demo()),
+        trusted_issuers(settings, ReferenceData.demo(), published_keys(settings)),
         audience="cityloop",
         reference=ReferenceData.demo(),
         max_age_seconds=12 * 3600,

@@ -16,7 +16,12 @@ from jwt.algorithms import RSAAlgorithm
 
 from cityloop_shared.contract.actors import Actor, Role
 from cityloop_shared.identity.keys import SiteKey, key_set
-from cityloop_shared.identity.site import JWKS_PATH, install_identity, trusted_issuers
+from cityloop_shared.identity.site import (
+    JWKS_PATH,
+    install_identity,
+    published_keys,
+    trusted_issuers,
+)
 from cityloop_shared.identity.sources import key_source
 from cityloop_shared.identity.tokens import TokenIssuer, site_issuer
 from cityloop_shared.identity.verifier import TokenRefused, TokenVerifier, Trust
@@ -35,7 +40,7 @@ CITY_LEADER = Actor(id="leader-1", role=Role.LEADER, site=CITY)
 
 def verifier_of(settings: ServiceSettings) -> TokenVerifier:
     return TokenVerifier(
-        trusted_issuers(settings, REFERENCE),
+        trusted_issuers(settings, REFERENCE, published_keys(settings)),
         audience="cityloop",
         reference=REFERENCE,
         max_age_seconds=3600,

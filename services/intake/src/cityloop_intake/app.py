@@ -14,7 +14,6 @@ from cityloop_intake.state import Report, evolve
 from cityloop_intake.store import reports
 from cityloop_intake.topology import TOPOLOGY
 from cityloop_shared.runtime.app import service_app
-from cityloop_shared.runtime.built_in import refuse_built_in
 from cityloop_shared.runtime.definition import StageService
 from cityloop_shared.settings import ServiceSettings
 from cityloop_shared.stage.rules import StageRules
@@ -30,7 +29,6 @@ SERVICE = StageService(
 
 def create_app(settings: ServiceSettings) -> FastAPI:
     open311 = Open311Settings()
-    refuse_built_in(settings, *open311.built_in())
-    app = service_app(SERVICE, settings)
+    app = service_app(SERVICE, settings, built_in=open311.built_in())
     app.state.open311 = open311_state(open311, app.state.runtime.reference.calendar.zone)
     return app

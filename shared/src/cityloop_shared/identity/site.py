@@ -33,13 +33,16 @@ def published_keys(settings: ServiceSettings) -> dict[str, Any]:
     raise ValueError("CITYLOOP_AUTH_JWKS_FILE is not set: the site has no keys to check tokens")
 
 
-def trusted_issuers(settings: ServiceSettings, reference: ReferenceData) -> list[Trust]:
-    """The site's own issuer first, then the configured ones. In development mode with no keys
+def trusted_issuers(
+    settings: ServiceSettings, reference: ReferenceData, own_keys: dict[str, Any]
+) -> list[Trust]:
+    """The site's own issuer (checked with ``own_keys``, its :func:`published_keys`) first,
+    then the configured ones. In development mode with no keys
     configured, the other level's built-in keys are trusted as a deployment trusts their
     published ones: a district its city's, the city its districts' (those it lists and those
     of its reference data: a district's supervisor reports a check the city entrusted)."""
     own = TrustedIssuer(issuer=own_issuer(settings), sites=(settings.site,))
-    trusts = [Trust(own, StaticKeys(published_keys(settings)))]
+    trusts = [Trust(own, StaticKeys(own_keys))]
     trusts += [
         Trust(issuer, key_source(issuer.jwks, issuer.issuer)) for issuer in settings.auth.trusted
     ]
@@ -61,14 +64,14 @@ def _other_level(settings: ServiceSettings, reference: ReferenceData) -> tuple[s
 
 def install_identity(app: FastAPI, settings: ServiceSettings, reference: ReferenceData) -> None:
     """Checks the bearer tokens of ``app``'s requests and publishes the site's keys."""
+    keys = published_keys(settings)
     app.state.token_verifier = TokenVerifier(
-        trusted_issuers(settings, reference),
+        trusted_issuers(settings, reference, keys),
         audience=settings.auth.audience,
         reference=reference,
         max_age_seconds=settings.auth.token_max_age_seconds,
         leeway_seconds=settings.auth.leeway_seconds,
     )
-    keys = published_keys(settings)
 
     @app.get(JWKS_PATH, tags=["identity"])
     async def site_keys() -> dict[str, Any]:

@@ -3,7 +3,7 @@ refusal is answered in one place."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,9 +31,13 @@ from cityloop_shared.settings import ServiceSettings
 from cityloop_shared.stage.decisions import Invalid, Refused
 
 
-def service_app(service: StageService[Any], settings: ServiceSettings) -> FastAPI:
-    """The service's app: its routers, its consumer, its clock scan if it watches a step."""
-    refuse_built_in(settings)
+def service_app(
+    service: StageService[Any], settings: ServiceSettings, built_in: Sequence[str] = ()
+) -> FastAPI:
+    """The service's app: its routers, its consumer, its clock scan if it watches a step;
+    refused outside development mode with built-in settings (``built_in``: the service's own
+    findings besides the shared ones)."""
+    refuse_built_in(settings, *built_in)
     runtime = ServiceRuntime(service, settings)
     subscribe(runtime)
     if service.rules.topology.clocks:
