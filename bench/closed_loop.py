@@ -40,6 +40,7 @@ from uuid import UUID, uuid4
 
 import aiohttp
 import cpu_use
+import progress
 import psycopg
 import stack_ceiling
 import uvloop
@@ -405,7 +406,8 @@ def main() -> None:
     )
     fleet = Fleet(config)
     try:
-        fleet.start()
+        with progress.phase("starting the services"):
+            fleet.start()
         watched = cpu_use.local_stack(
             {os.getpid(): "driver"}
             | {service.pid: stage for stage, service in fleet.services.items() if service.pid}
@@ -413,14 +415,24 @@ def main() -> None:
 
         async def drive() -> tuple[Driver, float, dict[str, float], int]:
             driver = Driver(fleet)
-            await driver.run(min(10, args.cases), min(10, args.concurrency))  # warm-up
+            warm_up = min(10, args.cases)
+            with progress.phase(
+                "warming up", total=warm_up, unit="cases", count=lambda: len(driver.closed)
+            ):
+                await driver.run(warm_up, min(10, args.concurrency))
             driver.command_latency.clear()
             driver.case_seconds.clear()
             driver.closed.clear()
             driver.watches.clear()
             before, ended = cpu_use.reading(watched), transactions(stack.settings.database_url)
             try:
-                seconds = await driver.run(args.cases, args.concurrency)
+                with progress.phase(
+                    "closing cases",
+                    total=args.cases,
+                    unit="cases",
+                    count=lambda: len(driver.closed),
+                ):
+                    seconds = await driver.run(args.cases, args.concurrency)
             finally:
                 await driver.close()
             # A second for the statistics to reach the view (see transactions()).

@@ -32,6 +32,7 @@ from uuid import uuid4
 
 import closed_loop
 import httpx
+import progress
 import psycopg
 
 from cityloop_deploy import localstack
@@ -170,15 +171,22 @@ def write(url: str, schema: str, count: int, seed: int) -> float:
     with psycopg.connect(libpq_url(url)) as conn:
         conn.execute(f'SET search_path TO "{schema}"')
         with conn.cursor() as cur:
-            generated = list(rows(count, seed))
-            with cur.copy(f"COPY evaluated_cases ({', '.join(case_columns)}) FROM STDIN") as copy:
-                for case, _ in generated:
+            with progress.phase("telling and judging", total=count, unit="cases") as judging:
+                generated = list(judging.each(rows(count, seed)))
+            with (
+                progress.phase("copying cases", total=count, unit="cases") as copying,
+                cur.copy(f"COPY evaluated_cases ({', '.join(case_columns)}) FROM STDIN") as copy,
+            ):
+                for case, _ in copying.each(generated):
                     copy.write_row([case[c] for c in case_columns])
-            with cur.copy(
-                f"COPY step_rounds ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in round_columns)}) "
-                "FROM STDIN"
-            ) as copy:
-                for _, rounds in generated:
+            with (
+                progress.phase("copying step rounds", total=count, unit="cases") as copying,
+                cur.copy(
+                    "COPY step_rounds "
+                    f"({', '.join(f'{chr(34)}{c}{chr(34)}' for c in round_columns)}) FROM STDIN"
+                ) as copy,
+            ):
+                for _, rounds in copying.each(generated):
                     for round_ in rounds:
                         copy.write_row([round_[c] for c in round_columns])
         conn.execute("ANALYZE evaluated_cases")
@@ -217,13 +225,15 @@ async def ask(settings: ServiceSettings, repeats: int) -> dict[str, list[float]]
     timings: dict[str, list[float]] = {}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://evaluation") as client:
-        for name, (path, params) in queries.items():
-            found = timings[name] = []
-            for _ in range(repeats):
-                began = time.perf_counter()
-                answer = await client.get(path, params=params, headers=headers)
-                found.append(time.perf_counter() - began)
-                answer.raise_for_status()
+        asking = progress.phase("asking the service", total=len(queries) * repeats, unit="queries")
+        with asking as asked:
+            for name, (path, params) in queries.items():
+                found = timings[name] = []
+                for _ in asked.each(range(repeats)):
+                    began = time.perf_counter()
+                    answer = await client.get(path, params=params, headers=headers)
+                    found.append(time.perf_counter() - began)
+                    answer.raise_for_status()
     await app.state.database.dispose()
     return timings
 

@@ -16,6 +16,7 @@ import asyncio
 import time
 from uuid import uuid4
 
+import progress
 import psycopg
 from psycopg import sql
 
@@ -54,16 +55,18 @@ async def apply(
 ) -> float:
     store = open_database(database, schema)
     reference = ReferenceData.demo()
-    began = time.perf_counter()
-    for start in range(0, len(events), batch):
-        chunk = events[start : start + batch]
-        async with stage_transaction(
-            store, SERVICE, site="370212", topic="bench", reference=reference
-        ) as transaction:
-            await transaction.prepare(chunk)
-            for event in chunk:
-                await transaction.receive(event, "bench")
-    seconds = time.perf_counter() - began
+    with progress.phase("folding events", total=len(events), unit="events") as folding:
+        began = time.perf_counter()
+        for start in range(0, len(events), batch):
+            chunk = events[start : start + batch]
+            async with stage_transaction(
+                store, SERVICE, site="370212", topic="bench", reference=reference
+            ) as transaction:
+                await transaction.prepare(chunk)
+                for event in chunk:
+                    await transaction.receive(event, "bench")
+            folding.advance(len(chunk))
+        seconds = time.perf_counter() - began
     await store.dispose()
     return seconds
 

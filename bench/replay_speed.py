@@ -25,6 +25,7 @@ import time
 from uuid import uuid4
 
 import closed_loop
+import progress
 import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -52,9 +53,10 @@ SITE = "370212"
 def the_log(cases: int, seed: int) -> list[CaseEvent]:
     rng, days = random.Random(seed), working_days(2026)
     events: list[CaseEvent] = []
-    for number in range(cases):
-        told = story(number, rng, days)
-        events += [e.model_copy(update={"site": SITE}) for e in told.events]
+    with progress.phase("telling the cases", total=cases, unit="cases") as telling:
+        for number in telling.each(range(cases)):
+            told = story(number, rng, days)
+            events += [e.model_copy(update={"site": SITE}) for e in told.events]
     return events
 
 
@@ -63,16 +65,17 @@ async def write(bootstrap: str, namespace: str, events: list[CaseEvent]) -> None
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
     await producer.start()
     try:
-        sent = [
-            await producer.send(
-                event_topic(SITE, next(iter(type(e).emitted_by)), namespace),
-                encode(e),
-                key=str(e.case_id).encode(),
-            )
-            for e in events
-        ]
-        for delivery in sent:
-            await delivery
+        with progress.phase("writing the log", total=len(events), unit="events") as writing:
+            sent = [
+                await producer.send(
+                    event_topic(SITE, next(iter(type(e).emitted_by)), namespace),
+                    encode(e),
+                    key=str(e.case_id).encode(),
+                )
+                for e in writing.each(events)
+            ]
+            for delivery in sent:
+                await delivery
     finally:
         await producer.stop()
 
@@ -92,11 +95,12 @@ async def raw(bootstrap: str, topics: list[str], expected: int) -> float:
     try:
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        began, read = time.perf_counter(), 0
-        while read < expected:
-            batch = await consumer.getmany(timeout_ms=500, max_records=1000)
-            read += sum(len(records) for records in batch.values())
-        return time.perf_counter() - began
+        with progress.phase("raw read", total=expected, unit="records") as reading:
+            began = time.perf_counter()
+            while reading.done < expected:
+                batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+                reading.advance(sum(len(records) for records in batch.values()))
+            return time.perf_counter() - began
     finally:
         await consumer.stop()
 
@@ -107,17 +111,19 @@ async def replay(bootstrap: str, url: str, schema: str, topics: list[str], expec
     follower = TimelineFollower(
         database, bootstrap, topics, TIMELINE, Projector(REFERENCE), client_id="bench-replay"
     )
-    began = time.perf_counter()
-    task = asyncio.create_task(follower.run())
-    try:
-        # The reader keeps a count, it signals nothing: polled, which costs the replay nothing.
-        while follower.applied < expected:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        return time.perf_counter() - began
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await database.dispose()
+    with progress.phase("replay", total=expected, unit="events", count=lambda: follower.applied):
+        began = time.perf_counter()
+        task = asyncio.create_task(follower.run())
+        try:
+            # The reader keeps a count, it signals nothing: polled, which costs the replay
+            # nothing.
+            while follower.applied < expected:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            return time.perf_counter() - began
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await database.dispose()
 
 
 def main() -> None:

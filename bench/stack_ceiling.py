@@ -36,6 +36,7 @@ from uuid import uuid4
 
 import aiohttp
 import cpu_use
+import progress
 import psycopg
 import uvicorn
 import uvloop
@@ -115,18 +116,21 @@ async def drive(endpoint: str, requests: int, concurrency: int) -> float:
         for number in range(SERVERS)
     ]
     gate = asyncio.Semaphore(concurrency)
+    warm_up = min(WARM_UP, requests)
 
-    async def one(number: int) -> None:
+    async def one(number: int, sent: progress.Phase) -> None:
         async with gate, sessions[number % SERVERS].post(f"/{endpoint}", json=BODY) as response:
             if response.status != 200:
                 raise RuntimeError(f"{endpoint}: {response.status} {await response.text()}")
             await response.read()
+        sent.advance()
 
     try:
-        await asyncio.gather(*(one(number) for number in range(min(WARM_UP, requests))))
-        began = time.perf_counter()
-        await asyncio.gather(*(one(number) for number in range(requests)))
-        return requests / (time.perf_counter() - began)
+        with progress.phase(f"/{endpoint}", total=warm_up + requests, unit="requests") as sent:
+            await asyncio.gather(*(one(number, sent) for number in range(warm_up)))
+            began = time.perf_counter()
+            await asyncio.gather(*(one(number, sent) for number in range(requests)))
+            return requests / (time.perf_counter() - began)
     finally:
         for session in sessions:
             await session.close()

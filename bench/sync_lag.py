@@ -24,6 +24,7 @@ from typing import Any
 from uuid import uuid4
 
 import closed_loop
+import progress
 import psycopg
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -74,10 +75,12 @@ def wait_caught_up(levels: Levels, within: float = 300) -> int:
     ]
     expected = uvloop.run(logged(config.kafka_bootstrap, topics))
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if len(lags(levels)) >= expected:
-            return expected
-        time.sleep(0.5)
+    with progress.phase("the city catching up", total=expected, unit="events") as shown:
+        while time.monotonic() < deadline:
+            shown.done = len(lags(levels))
+            if shown.done >= expected:
+                return expected
+            time.sleep(0.5)
     raise RuntimeError(f"the projection did not show the district's {expected} events")
 
 
@@ -124,10 +127,11 @@ async def bare_copy(source: str, target: str, records: int, rate: float) -> list
             seen.extend(now - float(r.value) for rs in batch.values() for r in rs)
 
     copying, reading = asyncio.create_task(copy()), asyncio.create_task(read())
-    for index in range(records):
-        await producer.send(topic, str(time.time()).encode(), key=str(index).encode())
-        await asyncio.sleep(1 / rate)
-    await asyncio.wait_for(reading, 60)
+    with progress.phase("bare copy", total=records, unit="records", count=lambda: len(seen)):
+        for index in range(records):
+            await producer.send(topic, str(time.time()).encode(), key=str(index).encode())
+            await asyncio.sleep(1 / rate)
+        await asyncio.wait_for(reading, 60)
     copying.cancel()
     for client in (producer, copier_in, copier_out, reader):
         await client.stop()
@@ -155,12 +159,19 @@ def main() -> None:
         extra_env={"CITYLOOP_MODE": "development", "CITYLOOP_LOG_LEVEL": "WARNING"},
     )
     try:
-        levels.start()
+        with progress.phase("starting the sites' services"):
+            levels.start()
 
         async def drive() -> float:
             driver = closed_loop.Driver(levels[DISTRICT])
             try:
-                return await driver.run(args.cases, args.concurrency)
+                with progress.phase(
+                    f"closing cases at {DISTRICT}",
+                    total=args.cases,
+                    unit="cases",
+                    count=lambda: len(driver.closed),
+                ):
+                    return await driver.run(args.cases, args.concurrency)
             finally:
                 await driver.close()
 

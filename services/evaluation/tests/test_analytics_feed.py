@@ -23,7 +23,7 @@ class Producer:
 
     made: ClassVar[list[Producer]] = []
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *args: Any, **options: Any) -> None:
         self.failing = not Producer.made
         self.delivered: list[bytes] = []
         self.stopped = False
@@ -48,7 +48,7 @@ class Producer:
 async def test_a_failed_batch_is_refused_and_sent_again_by_a_fresh_producer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(analytics, "AIOKafkaProducer", Producer)
+    monkeypatch.setattr(analytics, "record_writer", Producer)
     Producer.made = []
     events = Story().reported(datetime(2026, 3, 2, 9, tzinfo=UTC), by="sv-370212-01").events * 3
     feed = AnalyticsFeed("127.0.0.1:9", "cityloop.370212.analytics.v1")

@@ -12,12 +12,12 @@ import asyncio
 import json
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from cityloop_shared.contract.analytics import for_analysts
 from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.messaging import headers
+from cityloop_shared.messaging.clients import RecordWriter, record_writer
 from cityloop_shared.messaging.security import PLAINTEXT, ClientSecurity
 
 
@@ -26,14 +26,12 @@ class AnalyticsFeed:
         self.topic = topic
         self._bootstrap = bootstrap
         self._security = security
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: RecordWriter | None = None
 
     async def start(self) -> None:
         # Made here, not with the feed: aiokafka makes a client only inside a running loop,
         # and the app is built before its loop runs.
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap, enable_idempotence=True, acks="all", **self._security
-        )
+        self._producer = record_writer(self._bootstrap, self._security)
         await self._producer.start()
 
     async def stop(self) -> None:
@@ -52,7 +50,7 @@ class AnalyticsFeed:
             await self.start()
             raise
 
-    async def _send(self, producer: AIOKafkaProducer, events: Sequence[CaseEvent]) -> None:
+    async def _send(self, producer: RecordWriter, events: Sequence[CaseEvent]) -> None:
         sent = [
             await producer.send(
                 self.topic,

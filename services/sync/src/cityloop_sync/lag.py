@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry, Gauge
 
 from cityloop_shared.logging import get_logger
+from cityloop_shared.messaging.clients import RecordReader, record_reader
 from cityloop_shared.messaging.security import ClientSecurity
 from cityloop_shared.runtime.timeline import TimelineFollower
 from cityloop_sync.mirror import Mirror
@@ -74,9 +74,7 @@ class LagWatch:
         self.latest: dict[str, DistrictLag] = {}
 
     async def run(self, every_s: float) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.city_bootstrap, client_id="cityloop-sync-lag", **self.security
-        )
+        consumer = record_reader(self.city_bootstrap, self.security, client_id="cityloop-sync-lag")
         started = False
         while True:
             try:
@@ -92,7 +90,7 @@ class LagWatch:
                 log.exception("lag.refresh_failed")
             await asyncio.sleep(every_s)
 
-    async def refresh(self, consumer: AIOKafkaConsumer) -> None:
+    async def refresh(self, consumer: RecordReader) -> None:
         now = datetime.now(UTC)
         read_to = dict(self.follower.read_to)
         for district, topics in self.district_topics.items():

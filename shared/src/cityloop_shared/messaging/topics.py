@@ -9,6 +9,7 @@ from aiokafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedErr
 
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
 from cityloop_shared.logging import get_logger
+from cityloop_shared.messaging.embedded import is_embedded
 from cityloop_shared.messaging.security import client_security
 from cityloop_shared.settings import KafkaSettings
 
@@ -45,7 +46,10 @@ async def ensure_topics(
 
     On a cluster with ACLs the operator creates the topics and a service may create none: a
     topic it is refused is left to them (it is either there already, unseen because the
-    service may not describe it, or its reader waits for it)."""
+    service may not describe it, or its reader waits for it). An embedded log has every
+    topic already."""
+    if is_embedded(settings.bootstrap_servers):
+        return sorted(wanted)
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap_servers, **client_security(settings)
     )

@@ -47,6 +47,22 @@ SUPERVISORS = "supervisors.yaml"
 TIME_LIMITS = "time_limits.yaml"
 CALENDAR = "calendar.yaml"
 
+PARTS = (
+    "categories",
+    "grids",
+    "departments",
+    "responsibility",
+    "supervisors",
+    "time limits",
+    "calendar",
+)
+"""The parts of a folder, in the order ``ReferenceData.load`` reads them."""
+
+PartLoaded = Callable[[str, int | None], None]
+"""Told after each part: its name and how many items it holds (the calendar: its working
+sessions), or None when the part was refused or could not be read (the responsibility matrix
+without departments)."""
+
 MAX_LISTED_GAPS = 20
 """Coverage gaps listed one by one before the rest are only counted."""
 
@@ -66,31 +82,46 @@ class ReferenceData:
     calendar: WorkingCalendar
 
     @classmethod
-    def load(cls, folder: Path) -> "ReferenceData":
-        """Load and cross-check a folder; one ``ReferenceDataError`` lists every problem found."""
+    def load(cls, folder: Path, *, on_part: PartLoaded | None = None) -> "ReferenceData":
+        """Load and cross-check a folder; one ``ReferenceDataError`` lists every problem found.
+
+        ``on_part`` is told after each part of :data:`PARTS`, in order, so a long load can be
+        followed; the cross-checks come after the last part.
+        """
         problems: list[str] = []
 
-        def attempt(load: Callable[[], T]) -> T | None:
+        def attempt(part: str, load: Callable[[], T | None], size: Callable[[T], int]) -> T | None:
             try:
-                return load()
+                loaded = load()
             except ReferenceDataError as exc:
                 problems.extend(exc.problems)
-                return None
+                loaded = None
+            if on_part is not None:
+                on_part(part, None if loaded is None else size(loaded))
+            return loaded
 
-        categories = attempt(lambda: load_category_folder(folder / CATEGORIES))
+        categories = attempt("categories", lambda: load_category_folder(folder / CATEGORIES), len)
         width = categories.code_width if categories else DEFAULT_CODE_WIDTH
-        grids = attempt(lambda: load_grids(folder / GRIDS))
-        departments = attempt(lambda: load_departments(folder / DEPARTMENTS))
-        responsibility = (
-            attempt(
-                lambda: load_responsibility(folder / RESPONSIBILITY, departments, code_width=width)
-            )
-            if departments
-            else None
+        grids = attempt("grids", lambda: load_grids(folder / GRIDS), len)
+        departments = attempt("departments", lambda: load_departments(folder / DEPARTMENTS), len)
+        responsibility = attempt(
+            "responsibility",
+            lambda: (
+                load_responsibility(folder / RESPONSIBILITY, departments, code_width=width)
+                if departments
+                else None
+            ),
+            len,
         )
-        supervisors = attempt(lambda: load_supervisors(folder / SUPERVISORS))
-        time_limits = attempt(lambda: load_time_limits(folder / TIME_LIMITS, code_width=width))
-        calendar = attempt(lambda: load_calendar(folder / CALENDAR))
+        supervisors = attempt("supervisors", lambda: load_supervisors(folder / SUPERVISORS), len)
+        time_limits = attempt(
+            "time limits", lambda: load_time_limits(folder / TIME_LIMITS, code_width=width), len
+        )
+        calendar = attempt(
+            "calendar",
+            lambda: load_calendar(folder / CALENDAR),
+            lambda calendar: len(calendar.working_hours),
+        )
         if (
             problems
             or categories is None

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from faststream.kafka import KafkaMessage
 
 from cityloop_shared.contract.codec import UndecodableEvent, decode
 from cityloop_shared.contract.envelope import CaseEvent
@@ -24,7 +23,6 @@ from cityloop_shared.contract.topics import Stage, event_topic
 from cityloop_shared.contract.topology import Topology
 from cityloop_shared.logging import event_log_context, get_logger
 from cityloop_shared.messaging import headers
-from cityloop_shared.messaging.broker import batch_options, subscriber_options
 from cityloop_shared.runtime.service import ServiceRuntime
 from cityloop_shared.runtime.transaction import Outcome
 
@@ -111,22 +109,19 @@ def subscribe(runtime: ServiceRuntime) -> None:
     if not topics:
         return
 
-    @runtime.broker.subscriber(  # type: ignore[untyped-decorator]
-        *topics,
-        **batch_options(runtime.settings.kafka),
-        **subscriber_options(runtime.topic.removesuffix(".v1")),
-    )
-    async def on_case_events(message: KafkaMessage) -> None:
+    async def on_case_events(records: Sequence[Any]) -> None:
         deliveries: list[Delivery] = []
         refusals: list[Refusal] = []
-        sorter.sort(message.raw_message, deliveries, refusals)
-        with structlog.contextvars.bound_contextvars(records=len(message.raw_message)):
+        sorter.sort(records, deliveries, refusals)
+        with structlog.contextvars.bound_contextvars(records=len(records)):
             for refusal in refusals:
                 await runtime.send_dead_letter(
                     refusal.body, refusal.key, refusal.source, refusal.reason
                 )
             if deliveries:
                 await runtime.retrying(lambda: _apply(runtime, deliveries))
+
+    runtime.follow(topics, runtime.topic.removesuffix(".v1"), on_case_events)
 
 
 async def _apply(runtime: ServiceRuntime, deliveries: list[Delivery]) -> None:

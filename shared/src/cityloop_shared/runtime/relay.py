@@ -16,11 +16,11 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from cityloop_shared.logging import get_logger
 from cityloop_shared.messaging import headers
+from cityloop_shared.messaging.clients import RecordWriter, record_writer
 from cityloop_shared.messaging.security import client_security
 from cityloop_shared.ports.unit_of_work import Database
 from cityloop_shared.settings import KafkaSettings
@@ -43,7 +43,7 @@ class OutboxRelay:
         self, database: Database, *, batch_size: int = 500, idle_seconds: float = 0.5
     ) -> None:
         self._database = database
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: RecordWriter | None = None
         self._kafka: tuple[KafkaSettings, str] | None = None
         self._renewing = False
         self._batch_size = batch_size
@@ -51,7 +51,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
 
     @property
-    def producer(self) -> AIOKafkaProducer:
+    def producer(self) -> RecordWriter:
         """The idempotent, ``acks=all`` producer, once :meth:`start` ran."""
         if self._producer is None:
             raise RuntimeError("the relay has not been started")
@@ -62,17 +62,15 @@ class OutboxRelay:
         self._producer = self.new_producer()
         await self._producer.start()
 
-    def new_producer(self) -> AIOKafkaProducer:
+    def new_producer(self) -> RecordWriter:
         if self._kafka is None:
             raise RuntimeError("the relay has not been started")
         settings, client_id = self._kafka
-        return AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
+        return record_writer(
+            settings.bootstrap_servers,
+            client_security(settings),
             client_id=f"{settings.client_id}-{client_id}",
-            enable_idempotence=True,
-            acks="all",
             linger_ms=5,
-            **client_security(settings),
         )
 
     async def _renew(self) -> None:

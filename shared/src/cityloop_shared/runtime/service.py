@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaMessage
 
 from cityloop_shared.adapters import open_database
 from cityloop_shared.contract.codec import encode
@@ -17,7 +17,13 @@ from cityloop_shared.contract.sites import other_level
 from cityloop_shared.contract.topics import Stage, dead_letter_topic, event_topic
 from cityloop_shared.logging import event_log_context, get_logger
 from cityloop_shared.messaging import headers
-from cityloop_shared.messaging.broker import build_broker
+from cityloop_shared.messaging.broker import (
+    batch_options,
+    build_broker,
+    subscriber_options,
+)
+from cityloop_shared.messaging.clients import EmbeddedGroupConsumer, RecordsHandler
+from cityloop_shared.messaging.embedded import is_embedded
 from cityloop_shared.messaging.pacing import pace_metadata_updates
 from cityloop_shared.messaging.topics import ensure_site_topics
 from cityloop_shared.ports.unit_of_work import Database
@@ -64,7 +70,9 @@ class ServiceRuntime:
         self.database = open_database(settings.database, self.schema)
         # The consumer, the relay and FastStream's producer wait out a broker that is down.
         pace_metadata_updates()
-        self.broker: KafkaBroker = build_broker(settings.kafka)
+        self.embedded = is_embedded(settings.kafka.bootstrap_servers)
+        self.broker: KafkaBroker | None = None if self.embedded else build_broker(settings.kafka)
+        self._group: EmbeddedGroupConsumer | None = None
         self.relay = OutboxRelay(self.database)
         self.reference = (
             ReferenceData.load(settings.reference_dir)
@@ -80,6 +88,20 @@ class ServiceRuntime:
     def other_level(self) -> tuple[str, ...]:
         """The sites of the other level whose topics sync mirrors to this site's cluster."""
         return other_level(self.site, self.settings.district_sites)
+
+    def follow(self, topics: list[str], group: str, handler: RecordsHandler) -> None:
+        """Hand ``handler`` the records of ``topics`` in batches, as consumer group ``group``;
+        a batch's positions are committed after it returns."""
+        if self.broker is None:
+            bootstrap = self.settings.kafka.bootstrap_servers
+            self._group = EmbeddedGroupConsumer(bootstrap, group, topics, handler)
+            return
+
+        @self.broker.subscriber(  # type: ignore[untyped-decorator]
+            *topics, **batch_options(self.settings.kafka), **subscriber_options(group)
+        )
+        async def on_case_events(message: KafkaMessage) -> None:
+            await handler(message.raw_message)
 
     def every(self, seconds: float, timer: Timer) -> None:
         """Run ``timer`` periodically; it must be safe to repeat (timers are state in the DB)."""
@@ -156,13 +178,17 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="relay"))
             for seconds, timer in self._timers:
                 self._tasks.append(asyncio.create_task(self._repeat(seconds, timer)))
-            await self.broker.start()
+            if self._group is not None:
+                self._tasks.append(asyncio.create_task(self._group.run(), name="consumer"))
+            if self.broker is not None:
+                await self.broker.start()
             self.consuming = True
             try:
                 yield
             finally:
                 self.consuming = False
-                await self.broker.stop()
+                if self.broker is not None:
+                    await self.broker.stop()
         finally:
             for task in self._tasks:
                 task.cancel()
@@ -173,8 +199,10 @@ class ServiceRuntime:
 
     async def consumer_lag(self) -> dict[TopicPartition, int]:
         """Records not yet read, per partition the service's consumer is assigned."""
+        if self._group is not None:
+            return self._group.lag()
         lag: dict[TopicPartition, int] = {}
-        for subscriber in self.broker.subscribers:
+        for subscriber in self.broker.subscribers if self.broker is not None else ():
             consumer = getattr(subscriber, "consumer", None)
             if isinstance(consumer, AIOKafkaConsumer):
                 lag |= await consumer_lag(consumer)

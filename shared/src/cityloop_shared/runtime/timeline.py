@@ -20,8 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import ConsumerRecord, TopicPartition
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -38,6 +37,7 @@ from cityloop_shared.adapters.sql.tables import Moment
 from cityloop_shared.contract.codec import UndecodableEvent, decode
 from cityloop_shared.contract.envelope import CaseEvent
 from cityloop_shared.logging import get_logger
+from cityloop_shared.messaging.clients import RecordReader, record_reader, topic_partitions
 from cityloop_shared.messaging.pacing import pace_metadata_updates
 from cityloop_shared.messaging.security import PLAINTEXT, ClientSecurity
 from cityloop_shared.ports.unit_of_work import Database, UnitOfWork
@@ -114,7 +114,7 @@ class TimelineFollower:
         self.read_to: dict[TopicPartition, int] = {}
         """The next offset of each partition, as last committed."""
         self.applied = 0
-        self._consumer: AIOKafkaConsumer | None = None
+        self._consumer: RecordReader | None = None
         # Its reader waits out a broker that is down rather than asking it again at once.
         pace_metadata_updates()
 
@@ -132,13 +132,12 @@ class TimelineFollower:
                 pause = min(pause * 2, 5.0)
 
     async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            enable_auto_commit=False,
+        consumer = record_reader(
+            self.bootstrap,
+            self.security,
             client_id=self.client_id,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
-            **self.security,
         )
         await consumer.start()
         try:
@@ -172,27 +171,15 @@ class TimelineFollower:
                 lag[tp] = max(end - read_to, 0)
         return lag
 
-    async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        """Every partition of the topics, as the broker describes them: a consumer's own
-        metadata need not know a topic made a moment ago."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **self.security)
-        await admin.start()
-        try:
-            while True:
-                described = await admin.describe_topics(list(self.topics))
-                assigned = [
-                    TopicPartition(topic["topic"], partition["partition"])
-                    for topic in described
-                    if topic["error_code"] == 0
-                    for partition in topic["partitions"]
-                ]
-                missing = set(self.topics) - {tp.topic for tp in assigned}
-                if not missing:
-                    break
-                log.info("timeline.waiting_for_topics", missing=sorted(missing))
-                await asyncio.sleep(1.0)
-        finally:
-            await admin.close()
+    async def _assign(self, consumer: RecordReader) -> list[TopicPartition]:
+        """Every partition of the topics, once each topic exists."""
+        while True:
+            assigned = await topic_partitions(self.bootstrap, self.topics, self.security)
+            missing = set(self.topics) - {tp.topic for tp in assigned}
+            if not missing:
+                break
+            log.info("timeline.waiting_for_topics", missing=sorted(missing))
+            await asyncio.sleep(1.0)
         consumer.assign(assigned)
         return assigned
 
