@@ -50,3 +50,20 @@ async def test_ready_and_the_lags_of_the_city(service_settings: ServiceSettings)
             parts = {labels["part"] for labels, _ in found["cityloop_sync_lag_records"]}
             assert parts == {"mirror", "projection", "down"}
             assert "cityloop_http_request_duration_seconds" in found
+
+
+async def test_health_names_the_districts_followed_and_those_mirrored(
+    service_settings: ServiceSettings,
+) -> None:
+    """A district on the city's own cluster (per-site topics) is followed but not mirrored."""
+    district = service_settings.site
+    other = "370202"
+    city = service_settings.model_copy(update={"site": CITY, "districts": f"{district},{other}"})
+    # Never reached: a health answer does not connect.
+    app = create_app(city, SyncSettings(clusters=f"{other}=kafka-{other}.invalid:9092"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://sync"
+    ) as client:
+        health = (await client.get("/health")).json()
+    assert health["districts"] == [district, other]
+    assert health["mirrored"] == [other]

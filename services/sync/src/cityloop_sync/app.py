@@ -161,10 +161,13 @@ def create_app(settings: ServiceSettings, sync: SyncSettings | None = None) -> F
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, Any]:
+        """The districts the city follows, those on clusters of their own (mirrored to and
+        from the city's), and whether every mirror has found where to resume."""
         return {
             "stage": Stage.SYNC.value,
             "site": service.site,
-            "districts": list(service.up),
+            "districts": list(settings.district_sites),
+            "mirrored": list(service.up),
             "mirrors_ready": all(m.ready for m in [*service.up.values(), *service.down.values()]),
         }
 
