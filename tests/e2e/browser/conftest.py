@@ -186,9 +186,10 @@ def _off_the_browsers_loop(work: Callable[[], None]) -> None:
 
 def _free_ports(count: int, attempts: int = 50) -> int:
     """The first of ``count`` consecutive ports free on the loopback, picked at random so
-    test runs side by side do not collide."""
+    test runs side by side do not collide; below the kernel's ephemeral ports (32768 up),
+    which an outgoing connection may take between this look and the services' start."""
     for _ in range(attempts):
-        first = 20000 + (uuid4().int % 400) * 100
+        first = 20000 + (uuid4().int % 120) * 100
         if all(_is_free(first + offset) for offset in range(count)):
             return first
     raise RuntimeError(f"found no {count} consecutive free ports")
