@@ -37,8 +37,15 @@ WITHIN = 90.0
 """How long a desk waits for a case to reach it: events travel by Kafka between services."""
 
 
-def photo() -> bytes:
-    return png((40, 160, 80))
+def feedback(row: Locator, description: str) -> Locator:
+    """The department's feedback form of ``row``, filled with the result and a photo."""
+    complete = row.locator("form[data-action='complete']")
+    complete.locator("input[name='description']").fill(description)
+    photo = png((40, 160, 80))
+    complete.locator("input[name='evidence']").set_input_files(
+        files=[{"name": "after.png", "mimeType": "image/png", "buffer": photo}]
+    )
+    return complete
 
 
 def row_on(page: Page, url: str, selector: str, within: float = WITHIN) -> Locator:
@@ -120,11 +127,7 @@ def test_a_case_goes_round_the_whole_loop_through_the_console(
     row = row_on(page, f"{desk}/department", f"{task}[data-state='awaiting_acceptance']")
     submit(row.locator("form[data-action='accept']"))
     row = row_on(page, f"{desk}/department", f"{task}[data-state='in_hand']")
-    complete = row.locator("form[data-action='complete']")
-    complete.locator("input[name='description']").fill("已清理完毕")
-    complete.locator("input[name='evidence']").set_input_files(
-        files=[{"name": "after.png", "mimeType": "image/png", "buffer": photo()}]
-    )
+    complete = feedback(row, "已清理完毕")
     screenshot(page, "department")
     submit(complete)
 
@@ -194,12 +197,7 @@ def test_a_case_forwarded_to_the_city_is_handled_by_the_citys_people(
     row = row_on(page, f"{desk}/department", f"{task}[data-state='awaiting_acceptance']")
     submit(row.locator("form[data-action='accept']"))
     row = row_on(page, f"{desk}/department", f"{task}[data-state='in_hand']")
-    complete = row.locator("form[data-action='complete']")
-    complete.locator("input[name='description']").fill("井盖已更换")
-    complete.locator("input[name='evidence']").set_input_files(
-        files=[{"name": "after.png", "mimeType": "image/png", "buffer": photo()}]
-    )
-    submit(complete)
+    submit(feedback(row, "井盖已更换"))
 
     # The city entrusts the district's supervisor of the grid with the check (委托核查).
     check(phone, console, DISTRICT, case_id, passed=True)

@@ -70,8 +70,9 @@ class ServiceRuntime:
         self.database = open_database(settings.database, self.schema)
         # The consumer, the relay and FastStream's producer wait out a broker that is down.
         pace_metadata_updates()
-        self.embedded = is_embedded(settings.kafka.bootstrap_servers)
-        self.broker: KafkaBroker | None = None if self.embedded else build_broker(settings.kafka)
+        self.broker: KafkaBroker | None = (
+            None if is_embedded(settings.kafka.bootstrap_servers) else build_broker(settings.kafka)
+        )
         self._group: EmbeddedGroupConsumer | None = None
         self.relay = OutboxRelay(self.database)
         self.reference = (
